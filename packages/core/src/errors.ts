@@ -1,0 +1,46 @@
+/**
+ * Every failure a user can cause (bad config, unknown plugin, wrong tensor shape, missing file)
+ * surfaces as a GenviewError whose message says what was expected and how to fix it.
+ */
+export type GenviewErrorCode =
+  | 'INVALID_CONFIG'
+  | 'UNKNOWN_PLUGIN'
+  | 'AMBIGUOUS_PLUGIN'
+  | 'DUPLICATE_PLUGIN'
+  | 'WRONG_PLUGIN_KIND'
+  | 'BAD_SHAPE'
+  | 'BAD_INPUT'
+  | 'EMPTY_DATASET'
+  | 'UNREADABLE_FILE'
+  | 'NOT_FOUND'
+  | 'BACKEND_UNAVAILABLE'
+  | 'CHECKPOINT'
+  | 'INTERNAL';
+
+export interface GenviewErrorOptions {
+  /** What the user can do about it; appended to the message. */
+  fix?: string;
+  /** The config field, file or tensor the problem is in. */
+  where?: string;
+  cause?: unknown;
+}
+
+export class GenviewError extends Error {
+  readonly code: GenviewErrorCode;
+  readonly fix?: string;
+  readonly where?: string;
+
+  constructor(code: GenviewErrorCode, problem: string, options: GenviewErrorOptions = {}) {
+    const where = options.where ? `${options.where}: ` : '';
+    const fix = options.fix ? ` Fix: ${options.fix}` : '';
+    super(`[${code}] ${where}${problem}${fix}`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GenviewError';
+    this.code = code;
+    this.fix = options.fix;
+    this.where = options.where;
+  }
+}
+
+export function isGenviewError(error: unknown, code?: GenviewErrorCode): error is GenviewError {
+  return error instanceof GenviewError && (code === undefined || error.code === code);
+}

@@ -1,0 +1,13 @@
+export { tf } from './tf';
+export type { Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D, Scalar, Variable, Rank } from './tf';
+export { z } from 'zod';
+export * from './errors';
+export * from './rng';
+export * from './events';
+export * from './shapes';
+export * from './plugin/contracts';
+export * from './plugin/define';
+export * from './plugin/registry';
+export { closestNames, editDistance } from './plugin/closest';
+export { formatConfigIssues } from './plugin/config-issues';
+export * from './backend/ladder';

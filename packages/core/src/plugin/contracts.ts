@@ -1,0 +1,275 @@
+import type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D, Variable } from '@tensorflow/tfjs-core';
+import type { Rng } from '../rng';
+
+/* ----------------------------------------------------------------------------------------------
+ * The instance contracts, one per plugin kind. A plugin's create() returns one of these.
+ * Images are always NHWC float32 in [0, 1]; embeddings are [N, D].
+ * -------------------------------------------------------------------------------------------- */
+
+/** [height, width, channels] */
+export type ImageShape = [number, number, number];
+
+export interface DatasetInfo {
+  name: string;
+  size: number;
+  imageShape: ImageShape;
+  /** Class names when the data is labelled; labels are only needed by evaluators. */
+  classNames?: string[];
+}
+
+export interface Batch {
+  /** [N, H, W, C] float32 in [0, 1]. The caller disposes it. */
+  images: Tensor4D;
+  /** Dataset indices of the rows, in order. */
+  indices: Int32Array;
+  /** Class ids, when the dataset is labelled. */
+  labels?: Int32Array;
+  captions?: string[];
+}
+
+export interface Dataset {
+  readonly info: DatasetInfo;
+  /** All labels in index order, when labelled (evaluators need them without decoding images). */
+  readonly labels?: Int32Array;
+  readonly captions?: string[];
+  read(indices: ArrayLike<number>): Promise<Batch>;
+}
+
+/** Handcrafted view transform with the parameters sampled apart from their application. */
+export interface Augmentation<P = unknown> {
+  readonly name: string;
+  /** Draws the parameters for `batchSize` images (crop boxes, flip flags...): logged and inspectable. */
+  sampleParams(rng: Rng, batchSize: number, imageShape: ImageShape): P;
+  /** Applies given parameters to a batch; returns a new tensor, does not dispose its input. */
+  apply(images: Tensor4D, params: P): Tensor4D;
+}
+
+/** What the generator is asked to make for one sample; chosen per sample by a conditioning plugin. */
+export interface GenerationParams {
+  source: 'image' | 'text' | 'image+text';
+  /** unCLIP embedding noise level (0..999): higher gives freer variations. */
+  noiseLevel?: number;
+  guidanceScale?: number;
+  /** img2img strength in [0, 1]. */
+  strength?: number;
+  prompt?: string;
+  seed: number;
+  steps?: number;
+}
+
+export interface GenerationRequest extends GenerationParams {
+  /** [H, W, C] in [0, 1], for image-conditioned sources. */
+  image?: Tensor3D;
+  /** The dataset index the view belongs to (used by view stores). */
+  index?: number;
+}
+
+export interface GeneratedView {
+  /** [H, W, C] in [0, 1]. */
+  image: Tensor3D;
+  params: GenerationParams;
+  index?: number;
+}
+
+export interface Generator {
+  readonly name: string;
+  generate(requests: GenerationRequest[]): Promise<GeneratedView[]>;
+  dispose?(): Promise<void> | void;
+}
+
+export interface ConditioningInput {
+  indices: Int32Array;
+  images?: Tensor4D;
+  captions?: string[];
+}
+
+export interface Conditioning {
+  readonly name: string;
+  decide(input: ConditioningInput, rng: Rng): Promise<GenerationParams[]>;
+}
+
+/**
+ * A frozen network that embeds images, and optionally yields patch tokens (for foreground masks).
+ * Quality scorers receive one through this contract instead of importing a backbone package.
+ */
+export interface FeatureExtractor {
+  readonly featureDim: number;
+  /** [N, H, W, C] → [N, D] */
+  embed(images: Tensor4D): Tensor2D;
+  /** [N, H, W, C] → [N, T, D] patch tokens, when the network has a spatial map. */
+  patchTokens?(images: Tensor4D): Tensor3D;
+}
+
+export interface QualityInput {
+  /** The two views of each pair, [N, H, W, C] each. */
+  views: [Tensor4D, Tensor4D];
+  /** Generation parameters behind each view, where known. */
+  params?: [GenerationParams[] | undefined, GenerationParams[] | undefined];
+  captions?: string[];
+}
+
+export interface QualityScorer {
+  readonly name: string;
+  /** Per-pair weights [N], mean 1, detached (no gradient flows through them). */
+  pairWeights(input: QualityInput): Tensor1D;
+}
+
+/** How a loss combines across data-parallel processes (a frequent source of silent bugs when unstated). */
+export type CrossProcessReduction =
+  | { kind: 'local' }
+  | { kind: 'all-gather-negatives'; gradientScale: 'world-size' | 'none' };
+
+export interface LossInputs {
+  /** Online/query embeddings of each view, each [N, D]. */
+  views: Tensor2D[];
+  /** Target/key embeddings (momentum or EMA branch), each [N, D]; no gradient flows into them. */
+  targets?: Tensor2D[];
+  /** Predictor outputs for BYOL/SimSiam-style losses, each [N, D]. */
+  predictions?: Tensor2D[];
+  /** Extra negatives, [Q, D] (a MoCo queue). */
+  queue?: Tensor2D;
+  /** Per-pair weights [N] (mean 1) from a quality scorer; equal weights give the unweighted loss. */
+  weights?: Tensor1D;
+  /** 1 where a (row, column) pair may serve as a negative; [N, N] over the batch. */
+  negativeMask?: Tensor2D;
+  /** 1 where a (row, queue entry) pair may serve as a negative; [N, Q]. */
+  queueNegativeMask?: Tensor2D;
+  /** Prior-knowledge kernel over the batch, [N, N] (decoupled uniformity). */
+  kernel?: Tensor2D;
+}
+
+export interface Loss {
+  readonly name: string;
+  /** Which optional inputs the loss needs; frameworks check this before the first step. */
+  readonly requires: ReadonlyArray<'targets' | 'predictions' | 'queue' | 'kernel'>;
+  readonly crossProcess: CrossProcessReduction;
+  compute(inputs: LossInputs): Scalar;
+  /** Extra metrics computed alongside (e.g. alignment); numbers, not tensors. */
+  metrics?(inputs: LossInputs): Record<string, number>;
+}
+
+/** A named variable of a module, with what the optimizer should do with it. */
+export interface ModuleVariable {
+  /** Dotted path, stable across runs: used in checkpoints and weight files. */
+  name: string;
+  variable: Variable;
+  /** False for batch-norm running statistics and other buffers. */
+  trainable: boolean;
+  /** False for biases and normalisation parameters (no weight decay on them). */
+  decay: boolean;
+}
+
+export interface ForwardMode {
+  training: boolean;
+}
+
+/** A network as named variables plus a pure forward function. */
+export interface Module {
+  readonly name: string;
+  variables(): ModuleVariable[];
+  apply(x: Tensor, mode: ForwardMode): Tensor;
+  dispose(): void;
+}
+
+export interface Backbone extends Module {
+  /** Size of the pooled feature vector. */
+  readonly featureDim: number;
+  /** Spatial features before pooling, [N, h, w, D], where the architecture has them. */
+  featureMap?(x: Tensor4D, mode: ForwardMode): Tensor4D;
+}
+
+export interface Head extends Module {
+  readonly inDim: number;
+  readonly outDim: number;
+}
+
+export interface StepMetrics {
+  loss: number;
+  [name: string]: number;
+}
+
+/** The views of one training batch, as a framework receives them. */
+export interface ViewBatch {
+  /** Two or more augmented views, each [N, H, W, C]. */
+  views: Tensor4D[];
+  indices: Int32Array;
+  /** Per-pair weights from a quality scorer, when one is configured. */
+  weights?: Tensor1D;
+  /** Negatives mask over the batch (MCL), when configured. */
+  negativeMask?: Tensor2D;
+  captions?: string[];
+}
+
+/** An SSL method: modules, how a batch of views becomes a loss, and per-step state updates. */
+export interface Framework {
+  readonly name: string;
+  /** Modules updated by the optimizer. */
+  trainableModules(): Module[];
+  /** Every module whose variables a checkpoint must hold (targets and queues included). */
+  stateModules(): Module[];
+  /** The loss of one batch; called inside the optimizer's gradient tape. */
+  loss(batch: ViewBatch, step: number): Scalar;
+  /** After the optimizer update: EMA targets, queues. Runs outside the tape. */
+  afterStep?(batch: ViewBatch, step: number, totalSteps: number): void;
+  /** The encoder evaluators measure. */
+  encoder(): FeatureExtractor;
+  dispose(): void;
+}
+
+export interface EvalResult {
+  evaluator: string;
+  /** e.g. { 'top1@k=20': 0.81 } */
+  metrics: Record<string, number>;
+  /** What the numbers are: protocol, k, features, sizes. */
+  description: string;
+}
+
+export interface EvalData {
+  train: Dataset;
+  test: Dataset;
+}
+
+export interface Evaluator {
+  readonly name: string;
+  evaluate(encoder: FeatureExtractor, data: EvalData): Promise<EvalResult>;
+}
+
+/** A kernel on prior features, for decoupled uniformity with prior knowledge. */
+export interface PriorKernel {
+  readonly name: string;
+  /** [N, F] prior features → [N, N] kernel matrix. */
+  matrix(features: Tensor2D): Tensor2D;
+}
+
+/** Maps each plugin kind to the instance its create() returns. */
+export interface PluginInstances {
+  dataset: Dataset;
+  augment: Augmentation;
+  generator: Generator;
+  conditioning: Conditioning;
+  quality: QualityScorer;
+  loss: Loss;
+  backbone: Backbone;
+  head: Head;
+  framework: Framework;
+  evaluator: Evaluator;
+  kernel: PriorKernel;
+}
+
+export type PluginKind = keyof PluginInstances;
+
+export const PLUGIN_KINDS: readonly PluginKind[] = [
+  'dataset',
+  'augment',
+  'generator',
+  'conditioning',
+  'quality',
+  'loss',
+  'backbone',
+  'head',
+  'framework',
+  'evaluator',
+  'kernel',
+];
+
+export type AnyTensor = Tensor;

@@ -1,0 +1,35 @@
+import type { z } from 'zod';
+import type { EventBus } from '../events';
+import type { Rng } from '../rng';
+import type { PluginInstances, PluginKind } from './contracts';
+import type { Registry } from './registry';
+
+/** What every plugin's create() receives besides its validated config. */
+export interface PluginContext {
+  /** Seeded randomness; forked per plugin so adding one plugin does not shift another's stream. */
+  rng: Rng;
+  events: EventBus;
+  /** To build nested plugins (a framework builds its backbone, heads and loss by name). */
+  registry: Registry;
+  /** The config path of this plugin (e.g. "framework.loss"), for error messages. */
+  path: string;
+}
+
+export interface Plugin<K extends PluginKind = PluginKind, S extends z.ZodType = z.ZodType> {
+  readonly kind: K;
+  /** Short name, unique within its kind and package: "nt-xent". */
+  readonly name: string;
+  /** The npm package that provides it, for "package:name" references. */
+  readonly package: string;
+  readonly description: string;
+  /** Validates and fills defaults; the registry runs it before create(). */
+  readonly configSchema: S;
+  create(config: z.output<S>, context: PluginContext): PluginInstances[K] | Promise<PluginInstances[K]>;
+}
+
+export type AnyPlugin = { [K in PluginKind]: Plugin<K, z.ZodType> }[PluginKind];
+
+/** Identity at run time; gives create() a typed config inferred from the schema. */
+export function definePlugin<K extends PluginKind, S extends z.ZodType>(plugin: Plugin<K, S>): Plugin<K, S> {
+  return plugin;
+}

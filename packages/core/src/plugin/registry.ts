@@ -1,0 +1,122 @@
+import { GenviewError } from '../errors';
+import type { PluginInstances, PluginKind } from './contracts';
+import { closestNames } from './closest';
+import { formatConfigIssues } from './config-issues';
+import type { AnyPlugin, Plugin, PluginContext } from './define';
+
+/** A plugin reference in a config: "name", "package:name", or an object with `name` and its options. */
+export type PluginRef = string | ({ name: string } & Record<string, unknown>);
+
+function shortPackage(pkg: string): string {
+  return pkg.startsWith('@genview/') ? pkg.slice('@genview/'.length) : pkg;
+}
+
+/**
+ * Plugins are registered explicitly (never by import side effect) and found by kind and name.
+ * "package:name" disambiguates when two packages offer the same name.
+ */
+export class Registry {
+  private byKind = new Map<PluginKind, Map<string, AnyPlugin[]>>();
+
+  register(plugins: AnyPlugin | readonly AnyPlugin[]): this {
+    for (const plugin of Array.isArray(plugins) ? plugins : [plugins as AnyPlugin]) {
+      let names = this.byKind.get(plugin.kind);
+      if (!names) {
+        names = new Map();
+        this.byKind.set(plugin.kind, names);
+      }
+      const same = names.get(plugin.name) ?? [];
+      if (same.some((p) => p.package === plugin.package)) {
+        throw new GenviewError('DUPLICATE_PLUGIN', `${plugin.kind} "${plugin.package}:${plugin.name}" is registered twice.`, {
+          fix: 'register each package once.',
+        });
+      }
+      same.push(plugin);
+      names.set(plugin.name, same);
+    }
+    return this;
+  }
+
+  /** Every registered plugin, optionally of one kind, sorted by kind then name. */
+  list(kind?: PluginKind): AnyPlugin[] {
+    const out: AnyPlugin[] = [];
+    for (const [k, names] of this.byKind) {
+      if (kind && k !== kind) continue;
+      for (const plugins of names.values()) out.push(...plugins);
+    }
+    return out.sort((a, b) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name));
+  }
+
+  has(kind: PluginKind, ref: string): boolean {
+    try {
+      this.resolve(kind, ref);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  resolve<K extends PluginKind>(kind: K, ref: string, where = kind as string): Plugin<K> {
+    const colon = ref.lastIndexOf(':');
+    const pkg = colon > 0 ? ref.slice(0, colon) : undefined;
+    const name = colon > 0 ? ref.slice(colon + 1) : ref;
+    const candidates = this.byKind.get(kind)?.get(name) ?? [];
+    const matching = pkg ? candidates.filter((p) => p.package === pkg || shortPackage(p.package) === pkg) : candidates;
+    if (matching.length === 1) return matching[0] as unknown as Plugin<K>;
+    if (matching.length > 1) {
+      throw new GenviewError('AMBIGUOUS_PLUGIN', `${kind} "${name}" is offered by ${matching.map((p) => p.package).join(' and ')}.`, {
+        where,
+        fix: `write it as "${matching[0].package}:${name}".`,
+      });
+    }
+    const known = this.list(kind).map((p) => p.name);
+    const otherKinds = [...this.byKind.entries()].filter(([k, names]) => k !== kind && names.has(name)).map(([k]) => k);
+    const suggestions = closestNames(name, known);
+    const hint = otherKinds.length
+      ? `"${name}" is a ${otherKinds.join('/')} plugin, not a ${kind}.`
+      : suggestions.length
+        ? `did you mean ${suggestions.map((s) => `"${s}"`).join(', ')}?`
+        : `known ${kind} plugins: ${known.join(', ') || '(none registered)'}.`;
+    throw new GenviewError('UNKNOWN_PLUGIN', `no ${kind} plugin named "${ref}".`, {
+      where,
+      fix: `${hint}${known.length && suggestions.length ? ` All ${kind} plugins: ${known.join(', ')}.` : ''} Run \`genview plugins\` for the full list.`,
+    });
+  }
+
+  /** Validates `options` against the plugin's schema; returns the config with defaults filled in. */
+  validate<K extends PluginKind>(plugin: Plugin<K>, options: Record<string, unknown>, where: string): unknown {
+    const parsed = plugin.configSchema.safeParse(options);
+    if (!parsed.success) {
+      const lines = formatConfigIssues(where, parsed.error.issues);
+      throw new GenviewError('INVALID_CONFIG', `invalid options for ${plugin.kind} "${plugin.name}":\n  ${lines.join('\n  ')}`, {
+        where,
+        fix: `see \`genview plugins ${plugin.name}\` for its options and defaults.`,
+      });
+    }
+    return parsed.data;
+  }
+
+  /** Resolves, validates and creates a plugin instance from a config reference. */
+  async create<K extends PluginKind>(
+    kind: K,
+    ref: PluginRef,
+    context: Omit<PluginContext, 'registry' | 'path'> & { path?: string },
+  ): Promise<PluginInstances[K]> {
+    const path = context.path ?? kind;
+    const { name, ...options } = typeof ref === 'string' ? { name: ref } : ref;
+    if (typeof name !== 'string' || name.length === 0) {
+      throw new GenviewError('INVALID_CONFIG', `a ${kind} reference needs a "name".`, {
+        where: path,
+        fix: `write ${path}: "<plugin name>" or ${path}: { name: "<plugin name>", ... }.`,
+      });
+    }
+    const plugin = this.resolve(kind, name, path);
+    const config = this.validate(plugin, options, path);
+    return plugin.create(config as never, {
+      ...context,
+      rng: context.rng.fork(path),
+      registry: this,
+      path,
+    });
+  }
+}

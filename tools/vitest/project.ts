@@ -1,0 +1,33 @@
+import { fileURLToPath } from 'node:url';
+import { defineProject } from 'vitest/config';
+
+const packagesDir = fileURLToPath(new URL('../../packages/', import.meta.url));
+
+/**
+ * Tests import workspace packages from their sources, so `vitest` needs no prior build;
+ * the pack-and-install test covers the built artefacts.
+ */
+export function genviewProject(name: string, options: { testTimeout?: number } = {}) {
+  return defineProject({
+    resolve: {
+      alias: [
+        {
+          find: /^@genview\/(core|views|quality|losses|backbones|eval|runner|data-fashion-mnist)$/,
+          replacement: `${packagesDir}$1/src/index.ts`,
+        },
+      ],
+    },
+    test: {
+      name,
+      include: ['test/**/*.test.ts'],
+      setupFiles: [fileURLToPath(new URL('./setup.ts', import.meta.url))],
+      environment: 'node',
+      testTimeout: options.testTimeout ?? 60_000,
+      hookTimeout: 120_000,
+      pool: 'forks',
+      // tfjs-core's ESM build (which holds the gradient registrations) uses extensionless imports
+      // that Node cannot load; letting vite transform it makes it loadable in tests.
+      server: { deps: { inline: [/@tensorflow\/tfjs-core/] } },
+    },
+  });
+}
