@@ -12,7 +12,7 @@ export function genviewProject(name: string, options: { testTimeout?: number } =
     resolve: {
       alias: [
         {
-          find: /^@genview\/(core|views|quality|losses|backbones|eval|runner|data-fashion-mnist)$/,
+          find: /^@genview\/(core|views|quality|losses|backbones|eval|runner|data-fashion-mnist|backend-native)$/,
           replacement: `${packagesDir}$1/src/index.ts`,
         },
       ],

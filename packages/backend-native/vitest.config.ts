@@ -1,0 +1,3 @@
+import { genviewProject } from '../../tools/vitest/project';
+
+export default genviewProject('backend-native');
