@@ -75,7 +75,7 @@ write(
 );
 write(
   'vitest.config.ts',
-  `import { genviewProject } from '../../tools/vitest/project';
+  `import { genviewProject } from '../../tools/vitest/project.ts';
 
 export default genviewProject('${name}');
 `,

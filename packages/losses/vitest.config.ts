@@ -1,3 +1,3 @@
-import { genviewProject } from '../../tools/vitest/project';
+import { genviewProject } from '../../tools/vitest/project.ts';
 
 export default genviewProject('losses');

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { defineProject } from 'vitest/config';
+import { gradientsBundle } from './global-setup.ts';
 
 const packagesDir = fileURLToPath(new URL('../../packages/', import.meta.url));
 
@@ -11,6 +12,7 @@ export function genviewProject(name: string, options: { testTimeout?: number } =
   return defineProject({
     resolve: {
       alias: [
+        { find: /^@tensorflow\/tfjs-core\/dist\/register_all_gradients$/, replacement: gradientsBundle },
         {
           find: /^@genview\/(core|views|quality|losses|backbones|eval|runner|data-fashion-mnist|backend-native)$/,
           replacement: `${packagesDir}$1/src/index.ts`,
@@ -20,14 +22,12 @@ export function genviewProject(name: string, options: { testTimeout?: number } =
     test: {
       name,
       include: ['test/**/*.test.ts'],
+      globalSetup: [fileURLToPath(new URL('./global-setup.ts', import.meta.url))],
       setupFiles: [fileURLToPath(new URL('./setup.ts', import.meta.url))],
       environment: 'node',
       testTimeout: options.testTimeout ?? 60_000,
       hookTimeout: 120_000,
       pool: 'forks',
-      // tfjs-core's ESM build (which holds the gradient registrations) uses extensionless imports
-      // that Node cannot load; letting vite transform it makes it loadable in tests.
-      server: { deps: { inline: [/@tensorflow\/tfjs-core/] } },
     },
   });
 }

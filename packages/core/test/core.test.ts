@@ -143,3 +143,15 @@ describe('backend ladder', () => {
     expect(y.dataSync()[0]).toBe(11);
   });
 });
+
+describe('ops', () => {
+  it('stopGradient passes values and blocks gradients', async () => {
+    const { stopGradient, l2Normalize } = await import('@genview/core');
+    const x = tf.tensor1d([1, 2]);
+    const g = tf.grad((v: tf.Tensor) => tf.sum(tf.add(tf.mul(v, v), stopGradient(tf.mul(v, 3)))))(x);
+    expect(Array.from(g.dataSync())).toEqual([2, 4]);
+    expect(Array.from(stopGradient(x).dataSync())).toEqual([1, 2]);
+    const n = l2Normalize(tf.tensor2d([[3, 4], [0, 0]]), 1);
+    expect(Array.from(n.dataSync())).toEqual([0.6, 0.8, 0, 0]);
+  });
+});

@@ -88,6 +88,9 @@ export function defaultRungs(): BackendRung[] {
       async load() {
         await import('@tensorflow/tfjs-backend-cpu');
         await activate('cpu');
+        // The cpu backend prints a "use tfjs-node" banner on first use; the ladder already reports
+        // why a faster rung was not taken, and libraries do not print.
+        (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
       },
     },
   ];

@@ -1,0 +1,95 @@
+import { parseArgs } from 'node:util';
+import { EventBus, isGenviewError } from '@genview/core';
+import { loadRunConfig } from '../config/load';
+import { createRegistry } from '../registry';
+import { evaluateFromConfig } from '../run/evaluate';
+import { type TrainRunResult, trainFromConfig } from '../run/train';
+import { formatPluginList } from './plugins-command';
+import { renderProgress } from './progress';
+import { formatResultsTable } from './results-table';
+
+const HELP = `genview — self-supervised learning with generative views
+
+Usage:
+  genview train   [--config run.yaml] [--set path=value ...] [--resume] [--plain]
+  genview eval    [--config run.yaml] [--set path=value ...] [--checkpoint DIR]
+  genview plugins [KIND | NAME | PACKAGE]
+
+Options:
+  --config FILE       YAML run config (every field has a default; see examples/configs)
+  --set path=value    override one field, e.g. --set trainer.epochs=5 --set framework.name=byol
+  --resume            continue from the last checkpoint in outDir
+  --plain             plain progress lines even on a terminal
+  GENVIEW_BACKEND     force a TensorFlow.js backend (tfjs-node-gpu, tfjs-node, native, wasm, cpu)
+`;
+
+export async function main(argv: string[], out: NodeJS.WriteStream = process.stdout, err: NodeJS.WriteStream = process.stderr): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    out.write(HELP);
+    return command ? 0 : 1;
+  }
+  try {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        set: { type: 'string', multiple: true, short: 's' },
+        resume: { type: 'boolean', default: false },
+        plain: { type: 'boolean', default: false },
+        checkpoint: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      out.write(HELP);
+      return 0;
+    }
+    const events = new EventBus();
+    switch (command) {
+      case 'plugins':
+        out.write(formatPluginList(createRegistry(), positionals[0]));
+        return 0;
+      case 'train': {
+        const config = loadRunConfig({ path: values.config, overrides: values.set });
+        const stop = renderProgress(events, { stream: out, plain: values.plain });
+        events.on('backend', ({ chosen, tried }) => {
+          out.write(`backend: ${chosen} (${tried.map((t) => `${t.name}: ${t.reason}`).join('; ')})\n`);
+        });
+        let result: TrainRunResult;
+        try {
+          result = await trainFromConfig(config, { events, resume: values.resume });
+        } finally {
+          stop();
+        }
+        out.write(`\n${formatResultsTable(result)}\n`);
+        out.write(`metrics: ${result.outDir}/metrics.jsonl · results: ${result.outDir}/results.json\n`);
+        return 0;
+      }
+      case 'eval': {
+        const config = loadRunConfig({ path: values.config, overrides: values.set });
+        const stop = renderProgress(events, { stream: out, plain: values.plain });
+        try {
+          await evaluateFromConfig(config, { events, checkpointDir: values.checkpoint });
+        } finally {
+          stop();
+        }
+        return 0;
+      }
+      default:
+        err.write(`genview: unknown command "${command}".\n${HELP}`);
+        return 1;
+    }
+  } catch (error) {
+    if (isGenviewError(error)) {
+      err.write(`genview: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof TypeError && /parseArgs|Unknown option/i.test(String(error.message))) {
+      err.write(`genview: ${error.message}\n${HELP}`);
+      return 1;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,74 @@
+import { z } from '@genview/core';
+
+/** A plugin reference: "name", "package:name", or { name, ...options }. Options are validated by the plugin. */
+export const pluginRefSchema = z.union([z.string().min(1), z.looseObject({ name: z.string().min(1) })]);
+export type PluginRefConfig = z.infer<typeof pluginRefSchema>;
+
+const scheduleSchema = z
+  .object({
+    name: z.enum(['cosine', 'constant']).default('cosine'),
+    /** Linear warm-up length, as a fraction of all steps when < 1, else a step count. */
+    warmup: z.number().nonnegative().default(0.05),
+    finalLr: z.number().nonnegative().default(0),
+  })
+  .strict();
+
+export const runConfigSchema = z
+  .object({
+    seed: z.number().int().nonnegative().default(0),
+    /** Where checkpoints, metrics.jsonl and results.json go. */
+    outDir: z.string().default('runs/genview'),
+    data: z
+      .object({
+        train: pluginRefSchema.default({ name: 'fashion-mnist', split: 'train' }),
+        test: pluginRefSchema.default({ name: 'fashion-mnist', split: 'test' }),
+      })
+      .strict()
+      .default({ train: { name: 'fashion-mnist', split: 'train' }, test: { name: 'fashion-mnist', split: 'test' } }),
+    views: z
+      .object({
+        /** A named recipe from @genview/views (simclr, moco-v2, byol) sized to the images. */
+        preset: z.string().optional(),
+        /** Or explicit pipelines, one list of augment refs per view. */
+        pipelines: z.array(z.array(pluginRefSchema)).min(2).optional(),
+      })
+      .strict()
+      .default({ preset: 'simclr' }),
+    framework: pluginRefSchema.default({ name: 'simclr' }),
+    optimizer: z.looseObject({ name: z.string() }).default({ name: 'lars' }),
+    schedule: scheduleSchema.default({ name: 'cosine', warmup: 0.05, finalLr: 0 }),
+    trainer: z
+      .object({
+        /** Total optimizer steps; wins over epochs when both are set. */
+        steps: z.number().int().positive().optional(),
+        epochs: z.number().positive().default(1),
+        batchSize: z.number().int().positive().default(256),
+        /** Base learning rate (before any scaling). */
+        lr: z.number().positive().default(0.3),
+        /** Scale lr by batchSize/256 (the linear scaling rule). */
+        scaleLr: z.boolean().default(true),
+        gradClipNorm: z.number().positive().optional(),
+        checkpointEvery: z.number().int().positive().default(500),
+        logEvery: z.number().int().positive().default(10),
+        /** Run the monitoring kNN every N steps (0 = only at the end). */
+        evalEvery: z.number().int().nonnegative().default(0),
+        /** Limit the training set to its first N images (quick runs and tests). */
+        limitTrain: z.number().int().positive().optional(),
+      })
+      .strict()
+      .default({ epochs: 1, batchSize: 256, lr: 0.3, scaleLr: true, checkpointEvery: 500, logEvery: 10, evalEvery: 0 }),
+    eval: z
+      .object({
+        evaluators: z.array(pluginRefSchema).default(['knn', 'linear-probe']),
+        /** Raw-pixel and random-encoder baselines, measured in the same run. */
+        baselines: z.boolean().default(true),
+        /** The monitoring kNN during training uses this many train/test images. */
+        monitorTrain: z.number().int().positive().default(10000),
+        monitorTest: z.number().int().positive().default(2000),
+      })
+      .strict()
+      .default({ evaluators: ['knn', 'linear-probe'], baselines: true, monitorTrain: 10000, monitorTest: 2000 }),
+  })
+  .strict();
+
+export type RunConfig = z.infer<typeof runConfigSchema>;

@@ -1,0 +1,26 @@
+import { EventBus, type PluginRef, type Registry, Rng, selectBackend } from '@genview/core';
+import type { RunConfig } from '../config/schema';
+import { createRegistry } from '../registry';
+import { loadModelState } from '../trainer/checkpoint';
+import { namespacedVariables } from '../trainer/named-variables';
+import { type EncoderResults, evaluateEncoder, withInputShape } from './train';
+
+/** `genview eval`: loads the last checkpoint of a run and evaluates its encoder. */
+export async function evaluateFromConfig(config: RunConfig, options: { events?: EventBus; registry?: Registry; checkpointDir?: string } = {}): Promise<EncoderResults> {
+  const events = options.events ?? new EventBus();
+  await selectBackend({ events });
+  const registry = options.registry ?? createRegistry();
+  const context = { rng: new Rng(config.seed), events };
+  const train = await registry.create('dataset', config.data.train as PluginRef, { ...context, path: 'data.train' });
+  const test = await registry.create('dataset', config.data.test as PluginRef, { ...context, path: 'data.test' });
+  const framework = await registry.create('framework', withInputShape(registry, config.framework as PluginRef, train.info.imageShape), {
+    ...context,
+    path: 'framework',
+  });
+  const dir = options.checkpointDir ?? config.outDir;
+  const meta = loadModelState(dir, namespacedVariables(framework.stateModules()));
+  events.log('eval', `loaded ${framework.name} from ${dir} (step ${meta.step})`);
+  const results = await evaluateEncoder(framework.name, framework.encoder(), { train, test }, config, registry, events);
+  framework.dispose();
+  return results;
+}

@@ -1,0 +1,146 @@
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import {
+  type BackendReport,
+  type Dataset,
+  type EvalResult,
+  EventBus,
+  type FeatureExtractor,
+  type Framework,
+  type PluginRef,
+  type Registry,
+  Rng,
+  selectBackend,
+  writeFileAtomic,
+} from '@genview/core';
+import { rawPixelFeatures } from '@genview/eval';
+import type { RunConfig } from '../config/schema';
+import { buildBackbone, backboneFeatures } from '../frameworks/parts';
+import { createRegistry } from '../registry';
+import { type TrainSummary, Trainer } from '../trainer/trainer';
+import { learningRateFor } from './schedule';
+import { firstItems } from './subset';
+import { buildViewPipelines } from './views';
+
+export interface EncoderResults {
+  encoder: string;
+  results: EvalResult[];
+}
+
+export interface TrainRunResult {
+  backend: BackendReport;
+  summary: TrainSummary;
+  totalSteps: number;
+  /** The trained encoder, then the baselines measured in the same run. */
+  evaluations: EncoderResults[];
+  outDir: string;
+}
+
+export interface TrainRunOptions {
+  events?: EventBus;
+  registry?: Registry;
+  resume?: boolean;
+}
+
+function hashConfig(config: RunConfig): string {
+  return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
+}
+
+export function withInputShape(registry: Registry, ref: PluginRef, shape: [number, number, number]): PluginRef {
+  const options = typeof ref === 'string' ? { name: ref } : { ...ref };
+  const schema = registry.resolve('framework', options.name, 'framework').configSchema as { shape?: Record<string, unknown> };
+  if (schema.shape && 'inputShape' in schema.shape && options.inputShape === undefined) options.inputShape = shape;
+  return options;
+}
+
+/** Runs every configured evaluator on one encoder. */
+export async function evaluateEncoder(
+  name: string,
+  encoder: FeatureExtractor,
+  data: { train: Dataset; test: Dataset },
+  config: RunConfig,
+  registry: Registry,
+  events: EventBus,
+): Promise<EncoderResults> {
+  const results: EvalResult[] = [];
+  for (const [i, ref] of config.eval.evaluators.entries()) {
+    const evaluator = await registry.create('evaluator', ref as PluginRef, {
+      rng: new Rng(config.seed).fork(`eval-${i}`),
+      events,
+      path: `eval.evaluators[${i}]`,
+    });
+    const result = await evaluator.evaluate(encoder, data);
+    events.emit('eval', { evaluator: `${name} · ${result.evaluator}`, values: result.metrics, description: result.description });
+    results.push(result);
+  }
+  return { encoder: name, results };
+}
+
+/** `genview train`: builds everything a config names, trains, evaluates against baselines, writes results.json. */
+export async function trainFromConfig(config: RunConfig, options: TrainRunOptions = {}): Promise<TrainRunResult> {
+  const events = options.events ?? new EventBus();
+  const backend = await selectBackend({ events });
+  const registry = options.registry ?? createRegistry();
+  const root = new Rng(config.seed);
+  const context = { rng: root, events };
+  const fullTrain = await registry.create('dataset', config.data.train as PluginRef, { ...context, path: 'data.train' });
+  const train = firstItems(fullTrain, config.trainer.limitTrain);
+  const test = await registry.create('dataset', config.data.test as PluginRef, { ...context, path: 'data.test' });
+  const shape = train.info.imageShape;
+  const views = await buildViewPipelines(config.views, registry, shape, context);
+  const framework: Framework = await registry.create('framework', withInputShape(registry, config.framework as PluginRef, shape), {
+    ...context,
+    path: 'framework',
+  });
+  const stepsPerEpoch = Math.floor(train.info.size / config.trainer.batchSize);
+  const totalSteps = config.trainer.steps ?? Math.max(1, Math.round(config.trainer.epochs * stepsPerEpoch));
+  const monitorEvery = config.trainer.evalEvery;
+  const monitorData = { train: firstItems(fullTrain, config.eval.monitorTrain), test: firstItems(test, config.eval.monitorTest) };
+  const trainer = new Trainer({
+    framework,
+    data: train,
+    views,
+    optimizer: config.optimizer as never,
+    learningRate: learningRateFor(config, totalSteps),
+    totalSteps,
+    batchSize: config.trainer.batchSize,
+    seed: config.seed,
+    outDir: config.outDir,
+    checkpointEvery: config.trainer.checkpointEvery,
+    logEvery: config.trainer.logEvery,
+    gradClipNorm: config.trainer.gradClipNorm,
+    events,
+    backend: backend.chosen,
+    configHash: hashConfig(config),
+    monitor:
+      monitorEvery > 0
+        ? {
+            every: monitorEvery,
+            run: async () => {
+              const knn = await registry.create('evaluator', { name: 'knn', k: [20] }, { ...context, path: 'monitor' });
+              const result = await knn.evaluate(framework.encoder(), monitorData);
+              return result.metrics;
+            },
+          }
+        : undefined,
+  });
+  if (options.resume) trainer.resume();
+  events.log('train', `${framework.name} on ${train.info.name} (${train.info.size} images), ${totalSteps} steps of batch ${config.trainer.batchSize}, backend ${backend.chosen}`);
+  const summary = await trainer.run();
+  trainer.dispose();
+
+  const data = { train: fullTrain, test };
+  const evaluations = [await evaluateEncoder(framework.name, framework.encoder(), data, config, registry, events)];
+  if (config.eval.baselines) {
+    const frameworkRef = (typeof config.framework === 'string' ? { name: config.framework } : config.framework) as Record<string, unknown>;
+    const backboneRef = (frameworkRef.backbone ?? 'small-cnn') as PluginRef;
+    const random = await buildBackbone({ rng: new Rng(config.seed).fork('random-baseline'), events, registry, path: 'baseline' }, backboneRef, shape, 'baseline.backbone');
+    evaluations.push(await evaluateEncoder('random encoder', backboneFeatures(random), data, config, registry, events));
+    random.dispose();
+    evaluations.push(await evaluateEncoder('raw pixels', rawPixelFeatures(shape), data, config, registry, events));
+  }
+  framework.dispose();
+  const result: TrainRunResult = { backend, summary, totalSteps, evaluations, outDir: config.outDir };
+  await writeFileAtomic(join(config.outDir, 'results.json'), `${JSON.stringify({ config, ...result }, null, 2)}\n`);
+  return result;
+}

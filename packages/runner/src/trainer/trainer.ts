@@ -1,0 +1,231 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  type Augmentation,
+  type Dataset,
+  EventBus,
+  type Framework,
+  GenviewError,
+  type ModuleVariable,
+  type QualityScorer,
+  Rng,
+  type Tensor4D,
+  tf,
+} from '@genview/core';
+import { type Optimizer, type OptimizerConfigInput, clipGradNorm, createOptimizer } from '../optim';
+import { type CheckpointMeta, checkpointExists, loadCheckpoint, saveCheckpoint } from './checkpoint';
+import { BatchOrder } from './data-order';
+import { JsonlLog } from './metrics-log';
+import { namespacedVariables } from './named-variables';
+
+export interface TrainerOptions {
+  framework: Framework;
+  data: Dataset;
+  /** One augmentation pipeline per view. */
+  views: Augmentation[];
+  optimizer: OptimizerConfigInput;
+  /** Learning rate at each step (warm-up and decay included). */
+  learningRate: (step: number) => number;
+  totalSteps: number;
+  batchSize: number;
+  seed: number;
+  /** Checkpoints and metrics.jsonl go here; without it nothing is written. */
+  outDir?: string;
+  checkpointEvery?: number;
+  logEvery?: number;
+  gradClipNorm?: number;
+  /** Weights each positive pair (GenView's quality-driven loss); none = equal weights. */
+  quality?: QualityScorer;
+  events?: EventBus;
+  /** Recorded in checkpoints so a resume on another backend can be flagged. */
+  backend?: string;
+  configHash?: string;
+  /** A monitoring evaluation every `every` steps (e.g. a small kNN). */
+  monitor?: { every: number; run: (step: number) => Promise<Record<string, number>> };
+}
+
+export interface TrainSummary {
+  steps: number;
+  startStep: number;
+  finalLoss: number;
+  imagesPerSecond: number;
+  seconds: number;
+}
+
+/**
+ * Runs the loop every framework shares: batch order → views → (quality weights) → loss and gradients
+ * → clipping → optimizer → framework state updates → metrics and checkpoints. Everything random is
+ * derived from (seed, step), so `resume` continues exactly where an interrupted run stopped.
+ */
+export class Trainer {
+  readonly events: EventBus;
+  private readonly order: BatchOrder;
+  private readonly trainable: ModuleVariable[];
+  private readonly state: ModuleVariable[];
+  private readonly optimizer: Optimizer;
+  private readonly log?: JsonlLog;
+  private readonly augmentRoot: Rng;
+  private startStep = 0;
+
+  constructor(private readonly options: TrainerOptions) {
+    if (options.views.length < 2) {
+      throw new GenviewError('INVALID_CONFIG', `a contrastive framework needs at least 2 views, got ${options.views.length}.`, {
+        where: 'views',
+        fix: 'give views.preset or two pipelines in views.pipelines.',
+      });
+    }
+    this.events = options.events ?? new EventBus();
+    this.order = new BatchOrder(options.seed, options.data.info.size, options.batchSize);
+    this.trainable = namespacedVariables(options.framework.trainableModules()).filter((v) => v.trainable);
+    this.state = namespacedVariables(options.framework.stateModules());
+    this.optimizer = createOptimizer(options.optimizer, this.trainable);
+    this.augmentRoot = new Rng(options.seed).fork('augment');
+    if (options.outDir) {
+      mkdirSync(options.outDir, { recursive: true });
+      this.log = new JsonlLog(join(options.outDir, 'metrics.jsonl'));
+    }
+  }
+
+  get stepsPerEpoch(): number {
+    return this.order.stepsPerEpoch;
+  }
+
+  /** Loads the last checkpoint in outDir; the next run() continues from its step. */
+  resume(): CheckpointMeta {
+    const dir = this.requireOutDir('resume');
+    const meta = loadCheckpoint(dir, this.state, this.optimizer);
+    if (meta.seed !== this.options.seed) {
+      throw new GenviewError('CHECKPOINT', `the checkpoint was made with seed ${meta.seed}, this run uses ${this.options.seed}.`, {
+        fix: 'resume with the seed of the original run.',
+      });
+    }
+    if (this.options.configHash && meta.configHash && meta.configHash !== this.options.configHash) {
+      this.events.log('trainer', 'the config differs from the checkpoint\'s; resuming anyway', 'warn');
+    }
+    this.startStep = meta.step;
+    this.events.log('trainer', `resumed at step ${meta.step} from ${dir}`);
+    return meta;
+  }
+
+  canResume(): boolean {
+    return this.options.outDir !== undefined && checkpointExists(this.options.outDir);
+  }
+
+  /** Trains from the current step to totalSteps. */
+  async run(): Promise<TrainSummary> {
+    const { totalSteps, batchSize, logEvery = 10, checkpointEvery = 0 } = this.options;
+    const started = performance.now();
+    let finalLoss = Number.NaN;
+    let windowStart = performance.now();
+    let windowImages = 0;
+    let imagesPerSecond = 0;
+    for (let step = this.startStep; step < totalSteps; step++) {
+      const { loss, gradNorm } = await this.step(step);
+      finalLoss = loss;
+      windowImages += batchSize;
+      const isLast = step === totalSteps - 1;
+      if ((step + 1) % logEvery === 0 || isLast) {
+        const seconds = (performance.now() - windowStart) / 1000;
+        imagesPerSecond = windowImages / seconds;
+        const values: Record<string, number> = {
+          loss,
+          lr: this.options.learningRate(step),
+          imagesPerSecond,
+          ...(gradNorm === undefined ? {} : { gradNorm }),
+        };
+        this.record(step + 1, values);
+        windowStart = performance.now();
+        windowImages = 0;
+      }
+      this.events.emit('progress', { task: 'train', done: step + 1, total: totalSteps, unit: 'step' });
+      const monitor = this.options.monitor;
+      if (monitor && monitor.every > 0 && ((step + 1) % monitor.every === 0 || isLast)) {
+        this.record(step + 1, await monitor.run(step + 1), 'monitor');
+      }
+      if (this.options.outDir && ((checkpointEvery > 0 && (step + 1) % checkpointEvery === 0) || isLast)) {
+        await this.checkpoint(step + 1);
+      }
+    }
+    const seconds = (performance.now() - started) / 1000;
+    return { steps: totalSteps - this.startStep, startStep: this.startStep, finalLoss, imagesPerSecond, seconds };
+  }
+
+  /** One optimizer step; returns the loss value. */
+  async step(step: number): Promise<{ loss: number; gradNorm?: number }> {
+    const { data, views: pipelines, framework, quality } = this.options;
+    const indices = this.order.indices(step);
+    const batch = await data.read(indices);
+    const rng = this.augmentRoot.fork(`step-${step}`);
+    const n = indices.length;
+    const views = pipelines.map((pipeline, v) => {
+      const params = pipeline.sampleParams(rng.fork(`view-${v}`), n, data.info.imageShape);
+      return pipeline.apply(batch.images, params) as Tensor4D;
+    });
+    batch.images.dispose();
+    const weights = quality ? quality.pairWeights({ views: [views[0], views[1]], captions: batch.captions }) : undefined;
+    const viewBatch = { views, indices, weights, captions: batch.captions };
+    const varList = this.trainable.map((v) => v.variable);
+    const { value, grads } = tf.variableGrads(() => framework.loss(viewBatch, step), varList);
+    const byName = new Map<string, tf.Tensor>();
+    for (const v of this.trainable) {
+      const g = grads[v.variable.name];
+      if (g) byName.set(v.name, g);
+    }
+    let gradNorm: number | undefined;
+    let clipped = byName;
+    if (this.options.gradClipNorm) {
+      const result = clipGradNorm(byName, this.options.gradClipNorm);
+      gradNorm = result.totalNorm;
+      clipped = result.grads;
+    }
+    this.optimizer.step(clipped, this.options.learningRate(step));
+    if (clipped !== byName) for (const g of clipped.values()) g.dispose();
+    for (const g of Object.values(grads)) g.dispose();
+    framework.afterStep?.(viewBatch, step, this.options.totalSteps);
+    const loss = (await value.data())[0];
+    value.dispose();
+    for (const v of views) v.dispose();
+    weights?.dispose();
+    if (!Number.isFinite(loss)) {
+      throw new GenviewError('BAD_INPUT', `the loss became ${loss} at step ${step}.`, {
+        fix: 'lower trainer.lr, set trainer.gradClipNorm, or check the inputs for NaNs.',
+      });
+    }
+    return { loss, gradNorm };
+  }
+
+  async checkpoint(nextStep: number): Promise<string> {
+    const dir = this.requireOutDir('checkpoint');
+    const path = await saveCheckpoint(dir, this.state, this.optimizer, {
+      step: nextStep,
+      totalSteps: this.options.totalSteps,
+      seed: this.options.seed,
+      backend: this.options.backend ?? tf.getBackend(),
+      configHash: this.options.configHash ?? '',
+    });
+    this.events.emit('checkpoint', { step: nextStep, path });
+    return path;
+  }
+
+  /** The framework's state variables (for comparing runs and saving weights). */
+  stateVariables(): ModuleVariable[] {
+    return this.state;
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+
+  private record(step: number, values: Record<string, number>, split?: string): void {
+    const epoch = step / this.order.stepsPerEpoch;
+    this.events.emit('metric', { step, epoch, values, split });
+    this.log?.write({ step, epoch: Number(epoch.toFixed(4)), ...(split ? { split } : {}), ...values });
+  }
+
+  private requireOutDir(what: string): string {
+    if (!this.options.outDir) {
+      throw new GenviewError('INVALID_CONFIG', `cannot ${what} without an output directory.`, { fix: 'set outDir.' });
+    }
+    return this.options.outDir;
+  }
+}
