@@ -11,5 +11,5 @@ export default defineConfig({
   // tfjs-core publishes its gradient registrations only as extensionless ESM that Node cannot load,
   // so they are bundled here; they register into tfjs-core's global registry, shared with the
   // installed tfjs-core that stays external.
-  noExternal: [/@tensorflow\/tfjs-core\/dist\/register_all_gradients/],
+  noExternal: [/@tensorflow\/tfjs-core\/dist\//],
 });

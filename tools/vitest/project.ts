@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { defineProject } from 'vitest/config';
-import { gradientsBundle } from './global-setup.ts';
+import { bundleDir } from './global-setup.ts';
 
 const packagesDir = fileURLToPath(new URL('../../packages/', import.meta.url));
 
@@ -12,7 +12,7 @@ export function genviewProject(name: string, options: { testTimeout?: number } =
   return defineProject({
     resolve: {
       alias: [
-        { find: /^@tensorflow\/tfjs-core\/dist\/register_all_gradients$/, replacement: gradientsBundle },
+        { find: /^@tensorflow\/tfjs-core\/dist\/(.+)$/, replacement: `${bundleDir}$1.mjs` },
         {
           find: /^@genview\/(core|views|quality|losses|backbones|eval|runner|data-fashion-mnist|backend-native)$/,
           replacement: `${packagesDir}$1/src/index.ts`,

@@ -4,10 +4,14 @@ import * as tf from '@tensorflow/tfjs-core';
  * Identity forward, zero gradient backward. tfjs-core has no stop-gradient op, and momentum
  * targets, SimSiam's target branch and detached quality weights all need one.
  */
-export const stopGradient: <T extends tf.Tensor>(x: T) => T = tf.customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([]);
-  return { value: tf.clone(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) };
-}) as <T extends tf.Tensor>(x: T) => T;
+const stopGradientOp = tf.customGrad(((x: tf.Tensor) => ({
+  value: tf.clone(x),
+  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+})) as unknown as Parameters<typeof tf.customGrad>[0]);
+
+export function stopGradient<T extends tf.Tensor>(x: T): T {
+  return stopGradientOp(x) as T;
+}
 
 /** x / max(‖x‖₂, eps) along `axis` (PyTorch's F.normalize); tfjs-core has no such op. */
 export function l2Normalize<T extends tf.Tensor>(x: T, axis = -1, eps = 1e-12): T {

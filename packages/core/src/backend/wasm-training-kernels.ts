@@ -4,6 +4,7 @@ import { conv2DBackpropInputConfig } from './wasm/conv2d-backprop-input';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './wasm/depthwise-backprop-filter';
 import { depthwiseConv2dNativeBackpropInputConfig } from './wasm/depthwise-backprop-input';
 import { tileConfig } from './wasm/tile';
+import { unsortedSegmentSumConfig } from './wasm/unsorted-segment-sum';
 
 interface TrainingKernel {
   config: KernelConfig;
@@ -17,6 +18,7 @@ const TRAINING_KERNELS: TrainingKernel[] = [
   { config: depthwiseConv2dNativeBackpropFilterConfig, replace: false },
   { config: depthwiseConv2dNativeBackpropInputConfig, replace: false },
   { config: tileConfig, replace: true },
+  { config: unsortedSegmentSumConfig, replace: false },
 ];
 
 // A symbol from the global registry, so a second copy of this module (ESM and CJS builds side by side)
@@ -29,8 +31,9 @@ function isGenviewKernel(config: KernelConfig | undefined): boolean {
 }
 
 /**
- * Kernels the stock wasm backend lacks for training (Conv2DBackpropFilter, depthwise backprop) or runs
- * slowly (Conv2DBackpropInput), rewritten as forward convs on its XNNPACK kernels. Safe to call again:
+ * Kernels the stock wasm backend lacks for training (Conv2DBackpropFilter, depthwise backprop,
+ * UnsortedSegmentSum for gather's gradient) or runs slowly (Conv2DBackpropInput, Tile in batch norm's
+ * gradient); the conv gradients are rewritten as forward convs on its XNNPACK kernels. Safe to call again:
  * kernels already registered by GenView are left as they are.
  */
 export function registerWasmTrainingKernels(): void {
