@@ -1,1 +1,18 @@
-export const plugins = [] as const;
+export * from './frameworks';
+export * from './optim';
+export { Trainer, type TrainerOptions, type TrainSummary } from './trainer/trainer';
+export { BatchOrder } from './trainer/data-order';
+export { saveCheckpoint, loadCheckpoint, loadModelState, checkpointExists, type CheckpointMeta } from './trainer/checkpoint';
+export { namespacedVariables } from './trainer/named-variables';
+export { runConfigSchema, pluginRefSchema, type RunConfig } from './config/schema';
+export { loadRunConfig, validateRunConfig, applyOverride, parseYaml } from './config/load';
+export { createRegistry, frameworkPlugins } from './registry';
+export { trainFromConfig, evaluateEncoder, type TrainRunResult, type EncoderResults } from './run/train';
+export { evaluateFromConfig } from './run/evaluate';
+export { buildViewPipelines } from './run/views';
+export { main } from './cli/main';
+export { formatPluginList, describeOptions } from './cli/plugins-command';
+
+import { frameworkPlugins } from './registry';
+/** The frameworks this package provides, for registering into a user's own registry. */
+export const plugins = frameworkPlugins;

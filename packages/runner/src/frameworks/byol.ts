@@ -57,7 +57,7 @@ export const byol = definePlugin({
 
 /** A predictor maps back to the projection size unless told otherwise. */
 export function withOutDim(ref: PluginRefConfig, outDim: number): PluginRefConfig {
-  const options = typeof ref === 'string' ? { name: ref } : { ...ref };
+  const options: Record<string, unknown> & { name: string } = typeof ref === 'string' ? { name: ref } : { ...ref };
   if (options.outDim === undefined) options.outDim = outDim;
   return options;
 }

@@ -14,8 +14,8 @@ export class KeyQueue implements Module {
     readonly dim: number,
     rng: Rng,
   ) {
-    this.keys = tf.tidy(() => tf.variable(l2Normalize(tf.tensor2d(rng.normalArray(size * dim), [size, dim]), 1), false, 'queue.keys'));
-    this.pointer = tf.variable(tf.scalar(0, 'int32'), false, 'queue.pointer', 'int32');
+    this.keys = tf.tidy(() => tf.variable(l2Normalize(tf.tensor2d(rng.normalArray(size * dim), [size, dim]), 1), false));
+    this.pointer = tf.variable(tf.scalar(0, 'int32'), false, undefined, 'int32');
   }
 
   variables(): ModuleVariable[] {

@@ -47,7 +47,7 @@ function hashConfig(config: RunConfig): string {
 }
 
 export function withInputShape(registry: Registry, ref: PluginRef, shape: [number, number, number]): PluginRef {
-  const options = typeof ref === 'string' ? { name: ref } : { ...ref };
+  const options: Record<string, unknown> & { name: string } = typeof ref === 'string' ? { name: ref } : { ...ref };
   const schema = registry.resolve('framework', options.name, 'framework').configSchema as { shape?: Record<string, unknown> };
   if (schema.shape && 'inputShape' in schema.shape && options.inputShape === undefined) options.inputShape = shape;
   return options;

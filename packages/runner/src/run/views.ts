@@ -1,5 +1,5 @@
 import { type Augmentation, GenviewError, type ImageShape, type PluginContext, type Registry } from '@genview/core';
-import { ViewPipeline, presetFor } from '@genview/views';
+import { type AugmentationPresetName, ViewPipeline, presetFor } from '@genview/views';
 import type { RunConfig } from '../config/schema';
 
 /** One augmentation pipeline per view, from a named preset or explicit lists of augment plugins. */
@@ -12,7 +12,7 @@ export async function buildViewPipelines(
   if (views.preset && views.pipelines) {
     throw new GenviewError('INVALID_CONFIG', 'views.preset and views.pipelines are both set.', { where: 'views', fix: 'keep one of them.' });
   }
-  const lists = views.pipelines ?? presetFor(views.preset ?? 'simclr', imageShape[0]);
+  const lists = views.pipelines ?? presetFor((views.preset ?? 'simclr') as AugmentationPresetName, [imageShape[0], imageShape[1]]);
   const pipelines: Augmentation[] = [];
   for (const [v, list] of lists.entries()) {
     const steps: Augmentation[] = [];

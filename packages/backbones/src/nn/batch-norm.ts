@@ -1,0 +1,83 @@
+import { type ForwardMode, GenviewError, type Tensor, type Variable, stopGradient, tf } from '@genview/core';
+import { constantInit } from './init';
+import type { ParamStore } from './params';
+
+export interface BatchNormOptions {
+  numFeatures: number;
+  /** Weight of the new batch statistic in the running average (PyTorch convention: 0.1). */
+  momentum?: number;
+  eps?: number;
+  /** Learnable scale and shift; SimSiam's last projector norm goes without. Default true. */
+  affine?: boolean;
+  /** Initial scale; 0 for the "zero-init residual" trick. Default 1. */
+  gammaInit?: number;
+}
+
+export interface BatchNorm {
+  readonly gamma?: Variable;
+  readonly beta?: Variable;
+  readonly runningMean: Variable;
+  readonly runningVar: Variable;
+  /** Normalises over every axis but the last (channels): NHWC maps and [N, D] features alike. */
+  apply<T extends Tensor>(x: T, mode: ForwardMode): T;
+}
+
+/**
+ * Batch normalisation with PyTorch semantics: training mode normalises with the biased batch variance
+ * and updates the running mean/variance (unbiased) with momentum 0.1; eval mode uses the running
+ * statistics. Names: weight, bias, running_mean, running_var (as in PyTorch state dicts).
+ */
+export function batchNorm(store: ParamStore, name: string, options: BatchNormOptions): BatchNorm {
+  const { numFeatures } = options;
+  const momentum = options.momentum ?? 0.1;
+  const eps = options.eps ?? 1e-5;
+  const layer = store.child(name);
+  const affine = options.affine ?? true;
+  const gamma = affine ? layer.add('weight', [numFeatures], constantInit(numFeatures, options.gammaInit ?? 1), { decay: false }) : undefined;
+  const beta = affine ? layer.add('bias', [numFeatures], constantInit(numFeatures, 0), { decay: false }) : undefined;
+  const runningMean = layer.add('running_mean', [numFeatures], constantInit(numFeatures, 0), { trainable: false });
+  const runningVar = layer.add('running_var', [numFeatures], constantInit(numFeatures, 1), { trainable: false });
+  const where = layer.qualify('').replace(/\.$/, '');
+
+  const normalise = (x: Tensor, mean: Tensor, variance: Tensor): Tensor => {
+    // Folding gamma into one per-channel scale and shift keeps the full-size work to one mul and one add.
+    let scale = tf.rsqrt(tf.add(variance, eps));
+    if (gamma) scale = tf.mul(scale, gamma);
+    let shift = tf.neg(tf.mul(mean, scale));
+    if (beta) shift = tf.add(shift, beta);
+    return tf.add(tf.mul(x, scale), shift);
+  };
+
+  return {
+    gamma,
+    beta,
+    runningMean,
+    runningVar,
+    apply<T extends Tensor>(x: T, mode: ForwardMode): T {
+      const channels = x.shape[x.rank - 1];
+      if (x.rank < 2 || channels !== numFeatures) {
+        throw new GenviewError('BAD_SHAPE', `batch norm expects [..., ${numFeatures}] input, got [${x.shape.join(', ')}].`, { where });
+      }
+      return tf.tidy(() => {
+        if (!mode.training) return normalise(x, runningMean, runningVar) as T;
+        const count = x.size / channels;
+        if (count < 2) {
+          throw new GenviewError('BAD_SHAPE', `batch norm in training mode needs more than one value per channel, got input [${x.shape.join(', ')}].`, {
+            where,
+            fix: 'train with a batch of at least 2, or run the module in eval mode.',
+          });
+        }
+        const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
+        const { mean, variance } = tf.moments(x, axes);
+        // The running-statistics update reads detached copies of the batch statistics: it is a side
+        // effect that no gradient may flow through, and its own tidy frees the temporaries at once.
+        tf.tidy(() => {
+          const unbiased = tf.mul(stopGradient(variance), count / (count - 1));
+          runningMean.assign(tf.add(tf.mul(runningMean, 1 - momentum), tf.mul(stopGradient(mean), momentum)));
+          runningVar.assign(tf.add(tf.mul(runningVar, 1 - momentum), tf.mul(unbiased, momentum)));
+        });
+        return normalise(x, mean, variance) as T;
+      });
+    },
+  };
+}

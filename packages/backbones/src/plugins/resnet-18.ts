@@ -1,0 +1,12 @@
+import { definePlugin } from '@genview/core';
+import { createResNet } from '../models/resnet';
+import { resnetConfigSchema } from './resnet-config';
+
+export const resnet18Plugin = definePlugin({
+  kind: 'backbone',
+  name: 'resnet-18',
+  package: '@genview/backbones',
+  description: 'ResNet-18 (torchvision layout, no classifier; featureDim 512). stem "cifar" (3x3 conv, no max-pool) for small images, "imagenet" (7x7/2 + max-pool) for large ones.',
+  configSchema: resnetConfigSchema,
+  create: (config, context) => createResNet({ ...config, depth: 18, rng: context.rng }),
+});

@@ -1,0 +1,11 @@
+import { z } from '@genview/core';
+
+/** Options shared by the resnet-18/34/50 plugins. */
+export const resnetConfigSchema = z
+  .object({
+    stem: z.enum(['cifar', 'imagenet']).default('cifar'),
+    inChannels: z.number().int().positive().default(3),
+    widthMultiplier: z.number().positive().default(1),
+    zeroInitResidual: z.boolean().default(false),
+  })
+  .strict();
