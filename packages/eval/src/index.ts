@@ -1,1 +1,21 @@
-export const plugins = [] as const;
+import type { AnyPlugin } from '@genview/core';
+import { alignUniformPlugin } from './evaluators/align-uniform';
+import { knnPlugin } from './evaluators/knn';
+import { linearProbePlugin } from './evaluators/linear-probe';
+import { semiSupervisedPlugin } from './evaluators/semi-supervised';
+
+export { extractFeatures, rawPixelFeatures, type ExtractOptions, type FeatureSet } from './features';
+export { knnClassify, knnPlugin, type KnnAccuracy, type KnnInput } from './evaluators/knn';
+export {
+  LINEAR_PROBE_DEFAULTS,
+  linearProbe,
+  linearProbePlugin,
+  type LinearProbeInput,
+  type LinearProbeOptions,
+  type LinearProbeResult,
+} from './evaluators/linear-probe';
+export { balancedSubset, semiSupervisedPlugin, semiSupervisedProbe, type SemiSupervisedResult } from './evaluators/semi-supervised';
+export { alignUniformPlugin, alignmentUniformity, type AlignUniform, type AlignUniformOptions } from './evaluators/align-uniform';
+
+/** Every evaluator in this package, for `registry.register(plugins)`. */
+export const plugins: readonly AnyPlugin[] = [knnPlugin, linearProbePlugin, semiSupervisedPlugin, alignUniformPlugin];
