@@ -19,11 +19,49 @@ export interface ExtractOptions {
   task?: string;
 }
 
+/** Per-encoder caches of whole-dataset features, only for encoders wrapped by cachedFeatures(). */
+const caches = new WeakMap<FeatureExtractor, WeakMap<Dataset, FeatureSet>>();
+
+/**
+ * The same encoder, promising its weights will not change while the wrapper is in use: several
+ * evaluators then share one pass over each dataset instead of embedding it once each.
+ */
+export function cachedFeatures(encoder: FeatureExtractor): FeatureExtractor {
+  const wrapper: FeatureExtractor = {
+    featureDim: encoder.featureDim,
+    embed: (images) => encoder.embed(images),
+    ...(encoder.patchTokens ? { patchTokens: (images: Tensor4D) => encoder.patchTokens!(images) } : {}),
+  };
+  caches.set(wrapper, new WeakMap());
+  return wrapper;
+}
+
+function pickRows(full: FeatureSet, indices: Int32Array): FeatureSet {
+  const { dim } = full;
+  const features = new Float32Array(indices.length * dim);
+  indices.forEach((row, i) => features.set(full.features.subarray(row * dim, (row + 1) * dim), i * dim));
+  return { features, dim, labels: full.labels ? Int32Array.from(indices, (row) => full.labels![row]) : undefined };
+}
+
 /**
  * Runs a frozen encoder over a dataset in batches and copies the embeddings to one Float32Array.
  * Each batch's images and embeddings are disposed before the next is read, so memory stays at one batch.
+ * For an encoder from cachedFeatures(), the whole dataset is embedded once and later calls reuse it.
  */
 export async function extractFeatures(encoder: FeatureExtractor, dataset: Dataset, options: ExtractOptions = {}): Promise<FeatureSet> {
+  const cache = caches.get(encoder);
+  if (cache) {
+    let full = cache.get(dataset);
+    if (!full) {
+      full = await embedAll(encoder, dataset, { ...options, indices: undefined });
+      cache.set(dataset, full);
+    }
+    return options.indices ? pickRows(full, Int32Array.from(options.indices)) : full;
+  }
+  return embedAll(encoder, dataset, options);
+}
+
+async function embedAll(encoder: FeatureExtractor, dataset: Dataset, options: ExtractOptions): Promise<FeatureSet> {
   const batchSize = options.batchSize ?? 256;
   if (!(batchSize >= 1)) throw new GenviewError('BAD_INPUT', `batchSize must be at least 1, got ${batchSize}.`, { where: 'extractFeatures' });
   const indices = options.indices ? Int32Array.from(options.indices) : Int32Array.from({ length: dataset.info.size }, (_, i) => i);

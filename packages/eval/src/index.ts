@@ -4,7 +4,7 @@ import { knnPlugin } from './evaluators/knn';
 import { linearProbePlugin } from './evaluators/linear-probe';
 import { semiSupervisedPlugin } from './evaluators/semi-supervised';
 
-export { extractFeatures, rawPixelFeatures, type ExtractOptions, type FeatureSet } from './features';
+export { cachedFeatures, extractFeatures, rawPixelFeatures, type ExtractOptions, type FeatureSet } from './features';
 export { knnClassify, knnPlugin, type KnnAccuracy, type KnnInput } from './evaluators/knn';
 export {
   LINEAR_PROBE_DEFAULTS,

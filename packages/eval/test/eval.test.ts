@@ -276,3 +276,23 @@ describe('features and evaluator plugins', () => {
     await expect(knn.evaluate(rawPixelFeatures(train), { train: unlabelled, test })).rejects.toThrowError(/train dataset has no labels/);
   });
 });
+
+describe('cachedFeatures', () => {
+  it('embeds each dataset once per wrapped encoder and serves subsets from it', async () => {
+    const { cachedFeatures, extractFeatures } = await import('@genview/eval');
+    const data = halvesDataset('cache', 6, 1);
+    let calls = 0;
+    const encoder = cachedFeatures({
+      featureDim: 16,
+      embed: (images) => {
+        calls++;
+        return tf.reshape(images, [images.shape[0], 16]) as tf.Tensor2D;
+      },
+    });
+    const full = await extractFeatures(encoder, data, { batchSize: 6 });
+    const subset = await extractFeatures(encoder, data, { indices: [4, 1] });
+    expect(calls).toBe(1);
+    expect(Array.from(subset.features)).toEqual([...full.features.subarray(64, 80), ...full.features.subarray(16, 32)]);
+    expect(Array.from(subset.labels!)).toEqual([0, 1]);
+  });
+});

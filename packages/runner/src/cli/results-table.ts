@@ -2,7 +2,10 @@ import type { TrainRunResult } from '../run/train';
 
 /** The closing table of `genview train`: each encoder's numbers side by side with what they are. */
 export function formatResultsTable(result: TrainRunResult): string {
-  const metricNames = [...new Set(result.evaluations.flatMap((e) => e.results.flatMap((r) => Object.keys(r.metrics))))];
+  // Headline numbers only (top-1 per protocol); results.json and the eval lines hold the rest.
+  const metricNames = [...new Set(result.evaluations.flatMap((e) => e.results.flatMap((r) => Object.keys(r.metrics))))].filter(
+    (name) => /top1/.test(name) && !/val/.test(name),
+  );
   const header = ['encoder', ...metricNames];
   const rows = result.evaluations.map((e) => {
     const values = Object.assign({}, ...e.results.map((r) => r.metrics)) as Record<string, number>;

@@ -13,7 +13,7 @@ import {
   selectBackend,
   writeFileAtomic,
 } from '@genview/core';
-import { rawPixelFeatures } from '@genview/eval';
+import { cachedFeatures, rawPixelFeatures } from '@genview/eval';
 import type { RunConfig } from '../config/schema';
 import { buildBackbone, backboneFeatures } from '../frameworks/parts';
 import { createRegistry } from '../registry';
@@ -63,13 +63,15 @@ export async function evaluateEncoder(
   events: EventBus,
 ): Promise<EncoderResults> {
   const results: EvalResult[] = [];
+  // The encoder is frozen from here on, so all evaluators share one embedding pass per dataset.
+  const frozen = cachedFeatures(encoder);
   for (const [i, ref] of config.eval.evaluators.entries()) {
     const evaluator = await registry.create('evaluator', ref as PluginRef, {
       rng: new Rng(config.seed).fork(`eval-${i}`),
       events,
       path: `eval.evaluators[${i}]`,
     });
-    const result = await evaluator.evaluate(encoder, data);
+    const result = await evaluator.evaluate(frozen, data);
     events.emit('eval', { evaluator: `${name} · ${result.evaluator}`, values: result.metrics, description: result.description });
     results.push(result);
   }
@@ -137,7 +139,7 @@ export async function trainFromConfig(config: RunConfig, options: TrainRunOption
     const random = await buildBackbone({ rng: new Rng(config.seed).fork('random-baseline'), events, registry, path: 'baseline' }, backboneRef, shape, 'baseline.backbone');
     evaluations.push(await evaluateEncoder('random encoder', backboneFeatures(random), data, config, registry, events));
     random.dispose();
-    evaluations.push(await evaluateEncoder('raw pixels', rawPixelFeatures(shape), data, config, registry, events));
+    evaluations.push(await evaluateEncoder('raw pixels', rawPixelFeatures(train), data, config, registry, events));
   }
   framework.dispose();
   const result: TrainRunResult = { backend, summary, totalSteps, evaluations, outDir: config.outDir };
