@@ -1,4 +1,5 @@
 export * from './frameworks';
+export * from './prior';
 export * from './optim';
 export { Trainer, type TrainerOptions, type TrainSummary } from './trainer/trainer';
 export { BatchOrder } from './trainer/data-order';

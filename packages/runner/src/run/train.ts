@@ -18,6 +18,7 @@ import type { RunConfig } from '../config/schema';
 import { buildBackbone, backboneFeatures } from '../frameworks/parts';
 import { createRegistry } from '../registry';
 import { type TrainSummary, Trainer } from '../trainer/trainer';
+import { preflight } from './preflight';
 import { learningRateFor } from './schedule';
 import { firstItems } from './subset';
 import { buildViewPipelines } from './views';
@@ -81,8 +82,9 @@ export async function evaluateEncoder(
 /** `genview train`: builds everything a config names, trains, evaluates against baselines, writes results.json. */
 export async function trainFromConfig(config: RunConfig, options: TrainRunOptions = {}): Promise<TrainRunResult> {
   const events = options.events ?? new EventBus();
-  const backend = await selectBackend({ events });
   const registry = options.registry ?? createRegistry();
+  preflight(config, registry);
+  const backend = await selectBackend({ events });
   const root = new Rng(config.seed);
   const context = { rng: root, events };
   const fullTrain = await registry.create('dataset', config.data.train as PluginRef, { ...context, path: 'data.train' });

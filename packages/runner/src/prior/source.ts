@@ -1,0 +1,63 @@
+import { type PluginContext, type PluginRef, Rng, z } from '@genview/core';
+import { rawPixelFeatures } from '@genview/eval';
+import { type PluginRefConfig, pluginRefSchema } from '../config/schema';
+import { backboneFeatures, buildBackbone } from '../frameworks/parts';
+import { labelAttributePrior } from './attributes';
+import { encoderPrior } from './encoder';
+import type { PriorFeatures } from './features';
+import { filePrior } from './file';
+
+/** The dataset a prior is computed on must be the one the trainer reads: prior rows are keyed by its indices. */
+const priorDataSchema = pluginRefSchema.default({ name: 'fashion-mnist', split: 'train' });
+
+/** Where a framework's per-sample prior features come from, as plain config data. */
+export const priorSourceSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      /** Weak attributes derived from the dataset's labels (class id → attribute value per column). */
+      kind: z.literal('attributes'),
+      data: priorDataSchema,
+      columns: z.array(z.array(z.number())).optional(),
+      includeLabel: z.boolean().optional(),
+    })
+    .strict(),
+  z
+    .object({
+      /** A frozen encoder run once over the dataset: raw pixels, or a backbone (randomly initialised with `seed`). */
+      kind: z.literal('encoder'),
+      data: priorDataSchema,
+      encoder: z.union([z.literal('pixels'), z.object({ backbone: pluginRefSchema, seed: z.number().int().nonnegative().default(0) }).strict()]),
+      batchSize: z.number().int().positive().default(256),
+    })
+    .strict(),
+  z
+    .object({
+      /** Precomputed features, one row per dataset index: .safetensors (tensor picks one) or .npy. */
+      kind: z.literal('file'),
+      path: z.string().min(1),
+      tensor: z.string().optional(),
+    })
+    .strict(),
+]);
+export type PriorSourceConfig = z.infer<typeof priorSourceSchema>;
+
+/** Builds the prior features a config names; datasets and backbones come from the registry by name. */
+export async function buildPriorFeatures(source: PriorSourceConfig, context: PluginContext): Promise<PriorFeatures> {
+  const where = context.path;
+  if (source.kind === 'file') return filePrior(source.path, { tensor: source.tensor }, where);
+  const data = await context.registry.create('dataset', source.data as PluginRef, { rng: context.rng, events: context.events, path: `${where}.data` });
+  if (source.kind === 'attributes') return labelAttributePrior(data, { columns: source.columns, includeLabel: source.includeLabel }, where);
+  if (source.encoder === 'pixels') return encoderPrior(data, rawPixelFeatures(data), { batchSize: source.batchSize, events: context.events }, where);
+  // Its own seeded stream: the prior encoder's weights do not shift the trained model's initialisation.
+  const backbone = await buildBackbone(
+    { ...context, rng: new Rng(source.encoder.seed).fork('prior-encoder') },
+    source.encoder.backbone as PluginRefConfig,
+    data.info.imageShape,
+    `${where}.encoder.backbone`,
+  );
+  try {
+    return await encoderPrior(data, backboneFeatures(backbone), { batchSize: source.batchSize, events: context.events }, where);
+  } finally {
+    backbone.dispose();
+  }
+}

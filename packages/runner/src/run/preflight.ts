@@ -1,0 +1,26 @@
+import { GenviewError, type PluginKind, type PluginRef, type Registry, formatConfigIssues } from '@genview/core';
+import type { RunConfig } from '../config/schema';
+import { optimizerConfigSchema } from '../optim';
+
+/**
+ * Resolves and validates every plugin a run config names before anything is loaded or trained, so a
+ * typo in the last evaluator fails in a second, not after an hour of training.
+ */
+export function preflight(config: RunConfig, registry: Registry): void {
+  const check = (kind: PluginKind, ref: PluginRef, path: string) => {
+    const { name, ...options } = typeof ref === 'string' ? { name: ref } : ref;
+    registry.validate(registry.resolve(kind, name, path), options, path);
+  };
+  check('dataset', config.data.train as PluginRef, 'data.train');
+  check('dataset', config.data.test as PluginRef, 'data.test');
+  check('framework', config.framework as PluginRef, 'framework');
+  config.eval.evaluators.forEach((ref, i) => check('evaluator', ref as PluginRef, `eval.evaluators[${i}]`));
+  config.views.pipelines?.forEach((list, v) => list.forEach((ref, i) => check('augment', ref as PluginRef, `views.pipelines[${v}][${i}]`)));
+  const optimizer = optimizerConfigSchema.safeParse(config.optimizer);
+  if (!optimizer.success) {
+    throw new GenviewError('INVALID_CONFIG', `invalid optimizer:\n  ${formatConfigIssues('optimizer', optimizer.error.issues).join('\n  ')}`, {
+      where: 'optimizer',
+      fix: 'name one of sgd, lars, adamw, adam with its options (see README).',
+    });
+  }
+}
