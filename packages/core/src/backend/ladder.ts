@@ -24,16 +24,18 @@ export interface BackendReport {
   tried: BackendAttempt[];
 }
 
-/** Imports an optional module by a name bundlers cannot see, so a missing one is a caught error at run time. */
+/**
+ * Imports an optional module. The specifier is a variable so bundlers leave it alone: a missing
+ * package is then a caught error at run time, not a build failure.
+ */
 async function importOptional(specifier: string): Promise<unknown> {
-  const load = new Function('s', 'return import(s)') as (s: string) => Promise<unknown>;
-  return load(specifier);
+  return import(/* @vite-ignore */ specifier);
 }
 
 function reasonOf(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   const firstLine = text.split('\n')[0] ?? text;
-  if (/Cannot find (module|package)|ERR_MODULE_NOT_FOUND/.test(text)) return 'not installed';
+  if (/Cannot find (module|package)|ERR_MODULE_NOT_FOUND|Could not resolve/.test(text)) return 'not installed';
   return firstLine.length > 200 ? `${firstLine.slice(0, 200)}…` : firstLine;
 }
 

@@ -1,0 +1,92 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** Conv geometry in the order the addon reads it (see native/genview_native.cc, ConvParams). */
+export type ConvParamList = [
+  batch: number,
+  inH: number,
+  inW: number,
+  inC: number,
+  outH: number,
+  outW: number,
+  outC: number,
+  fH: number,
+  fW: number,
+  strideH: number,
+  strideW: number,
+  dilH: number,
+  dilW: number,
+  padTop: number,
+  padLeft: number,
+];
+
+export interface AddonInfo {
+  blas: string;
+  core: string;
+  blasThreads: number;
+  loopThreads: number;
+}
+
+/** The functions exported by the compiled addon; all write into caller-owned Float32Arrays. */
+export interface NativeAddon {
+  conv2d(x: Float32Array, w: Float32Array, y: Float32Array, p: ConvParamList): void;
+  conv2dBackpropInput(dy: Float32Array, w: Float32Array, dx: Float32Array, p: ConvParamList): void;
+  conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, p: ConvParamList): void;
+  batchMatMul(
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array,
+    batchA: number,
+    batchB: number,
+    m: number,
+    n: number,
+    k: number,
+    transA: boolean,
+    transB: boolean,
+  ): void;
+  reduceSum(x: Float32Array, out: Float32Array, outer: number, reduce: number, inner: number, mean: boolean): void;
+  binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, shape: number[], aStrides: number[], bStrides: number[]): void;
+  unary(op: number, x: Float32Array, out: Float32Array): void;
+  biasActivation(y: Float32Array, bias: Float32Array | null, rows: number, inner: number, relu: boolean): void;
+  info(): AddonInfo;
+  /** Raises glibc's mmap/trim thresholds so freed tensor buffers are reused; false where not glibc. */
+  tuneMalloc(): boolean;
+  setThreads(n: number): void;
+}
+
+const BUILD_HINT =
+  'run `npm run build:native` in @genview/backend-native (needs a C++ compiler, python3 and libopenblas-dev)';
+
+/**
+ * Where the compiled addon may be. The same relative path works from src/ (tests run the sources) and
+ * from dist/ (the built package), since both sit one level below the package root.
+ */
+function candidates(): string[] {
+  const fromEnv = process.env.GENVIEW_NATIVE_ADDON;
+  const list = fromEnv ? [fromEnv] : [];
+  for (const config of ['Release', 'Debug']) {
+    list.push(fileURLToPath(new URL(`../build/${config}/genview_native.node`, import.meta.url)));
+  }
+  return list;
+}
+
+let cached: NativeAddon | null = null;
+
+/** Loads the addon once; throws an Error saying how to build it when it is missing or unloadable. */
+export function loadAddon(): NativeAddon {
+  if (cached) return cached;
+  const paths = candidates();
+  const found = paths.find((p) => existsSync(p));
+  if (!found) {
+    throw new Error(`@genview/backend-native: addon not built (looked in ${paths.join(', ')}): ${BUILD_HINT}.`);
+  }
+  const require = createRequire(import.meta.url);
+  try {
+    cached = require(found) as NativeAddon;
+  } catch (error) {
+    const why = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new Error(`@genview/backend-native: addon at ${found} failed to load (${why}): ${BUILD_HINT}.`);
+  }
+  return cached;
+}

@@ -1,0 +1,150 @@
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelFunc } from '@tensorflow/tfjs-core';
+import { type NativeAddon, loadAddon } from './addon';
+import {
+  conv2dBackpropFilterKernel,
+  conv2dBackpropInputKernel,
+  conv2dKernel,
+  fusedConv2dKernel,
+} from './kernels/conv';
+import { BinaryOp, UnaryOp, binaryKernel, unaryKernel } from './kernels/elementwise';
+import { batchMatMulKernel, fusedMatMulKernel } from './kernels/matmul';
+import { meanKernel, sumKernel } from './kernels/reduce';
+import type { KernelContext } from './kernels/util';
+
+/** The tfjs backend name this package registers. */
+export const NATIVE_BACKEND_NAME = 'genview-native';
+
+/** Above cpu (1) and wasm (2), so plain tfjs code without setBackend also picks it once registered. */
+const PRIORITY = 3;
+
+/**
+ * The cpu backend with its first-use console advice switched off: its storage (Float32Arrays per
+ * tensor) is what the native kernels read and write, and libraries must not print.
+ */
+class NativeCpuBackend extends MathBackendCPU {
+  constructor() {
+    super();
+    (this as unknown as { firstUse: boolean }).firstUse = false;
+  }
+}
+
+type Factory = (ctx: KernelContext) => KernelFunc;
+
+/** Kernels that run in the addon; everything else is the stock cpu kernel under the new name. */
+const NATIVE_KERNELS: Record<string, Factory> = {
+  Conv2D: conv2dKernel,
+  Conv2DBackpropInput: conv2dBackpropInputKernel,
+  Conv2DBackpropFilter: conv2dBackpropFilterKernel,
+  FusedConv2D: fusedConv2dKernel,
+  BatchMatMul: batchMatMulKernel,
+  _FusedMatMul: fusedMatMulKernel,
+  Sum: sumKernel,
+  Mean: meanKernel,
+  Add: (ctx) => binaryKernel(ctx, BinaryOp.add),
+  Sub: (ctx) => binaryKernel(ctx, BinaryOp.sub),
+  Multiply: (ctx) => binaryKernel(ctx, BinaryOp.mul),
+  RealDiv: (ctx) => binaryKernel(ctx, BinaryOp.div),
+  SquaredDifference: (ctx) => binaryKernel(ctx, BinaryOp.squaredDifference),
+  Relu: (ctx) => unaryKernel(ctx, UnaryOp.relu),
+  Step: (ctx) => unaryKernel(ctx, UnaryOp.step),
+  Square: (ctx) => unaryKernel(ctx, UnaryOp.square),
+  Sqrt: (ctx) => unaryKernel(ctx, UnaryOp.sqrt),
+  Rsqrt: (ctx) => unaryKernel(ctx, UnaryOp.rsqrt),
+  Neg: (ctx) => unaryKernel(ctx, UnaryOp.neg),
+  Exp: (ctx) => unaryKernel(ctx, UnaryOp.exp),
+};
+
+/** Names of the kernels that run natively (for reports and tests). */
+export const NATIVE_KERNEL_NAMES: readonly string[] = Object.keys(NATIVE_KERNELS);
+
+/**
+ * GENVIEW_NATIVE_KERNELS narrows the native set (comma-separated kernel names, or `gemm` for the
+ * convolution and matmul kernels only), so a wrong or slow kernel can be isolated without a rebuild.
+ */
+function selectedKernels(): Set<string> {
+  const env = process.env.GENVIEW_NATIVE_KERNELS?.trim();
+  if (!env || env === 'all') return new Set(NATIVE_KERNEL_NAMES);
+  if (env === 'none') return new Set();
+  if (env === 'gemm') {
+    return new Set(['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'FusedConv2D', 'BatchMatMul', '_FusedMatMul']);
+  }
+  return new Set(env.split(',').map((s) => s.trim()));
+}
+
+let registered: NativeAddon | null = null;
+
+/**
+ * Loads the addon and registers the 'genview-native' backend: every kernel the cpu backend has, with
+ * the hot ones replaced by native code. Idempotent. Throws when the addon is not built.
+ */
+export async function registerNativeBackend(): Promise<void> {
+  if (registered) return;
+  const addon = loadAddon();
+  const threads = Number(process.env.GENVIEW_NATIVE_THREADS ?? '');
+  if (Number.isInteger(threads) && threads > 0) addon.setThreads(threads);
+  // Heap reuse for big tensor buffers (see tuneMalloc in the addon); GENVIEW_NATIVE_MALLOC=0 opts out.
+  if (process.env.GENVIEW_NATIVE_MALLOC !== '0') addon.tuneMalloc();
+  const selected = selectedKernels();
+  const stock = tf.getKernelsForBackend('cpu');
+  if (stock.length === 0) throw new Error('@genview/backend-native: the tfjs cpu backend registered no kernels.');
+  for (const config of stock) {
+    // Another copy of this package (e.g. the built one loaded by the backend ladder beside the sources
+    // in tests) may have registered first; this copy's kernels replace it, quietly.
+    if (tf.getKernel(config.kernelName, NATIVE_BACKEND_NAME)) tf.unregisterKernel(config.kernelName, NATIVE_BACKEND_NAME);
+    const factory = selected.has(config.kernelName) ? NATIVE_KERNELS[config.kernelName] : undefined;
+    const kernelFunc = factory ? factory({ addon, fallback: config.kernelFunc }) : config.kernelFunc;
+    tf.registerKernel({ ...config, backendName: NATIVE_BACKEND_NAME, kernelFunc });
+  }
+  if (!tf.findBackendFactory(NATIVE_BACKEND_NAME)) {
+    tf.registerBackend(NATIVE_BACKEND_NAME, () => new NativeCpuBackend(), PRIORITY);
+  }
+  registered = addon;
+}
+
+export interface NativeBackendInfo {
+  /** Backend name to pass to tf.setBackend. */
+  backendName: string;
+  /** BLAS library and its build configuration, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ...". */
+  blas: string;
+  /** CPU kernel OpenBLAS selected at run time (e.g. Haswell). */
+  core: string;
+  /** Threads OpenBLAS uses for gemm. */
+  blasThreads: number;
+  /** Threads the addon's own loops (im2col, reductions, elementwise) use. */
+  loopThreads: number;
+  /** Kernels that run natively. */
+  nativeKernels: string[];
+}
+
+/** Describes the loaded addon; throws like registerNativeBackend when it is not built. */
+export function nativeBackendInfo(): NativeBackendInfo {
+  const addon = registered ?? loadAddon();
+  const info = addon.info();
+  const selected = selectedKernels();
+  return {
+    backendName: NATIVE_BACKEND_NAME,
+    blas: info.blas.trim(),
+    core: info.core.trim(),
+    blasThreads: info.blasThreads,
+    loopThreads: info.loopThreads,
+    nativeKernels: NATIVE_KERNEL_NAMES.filter((k) => selected.has(k)),
+  };
+}
+
+/** Sets the thread count for OpenBLAS and the addon's loops (default: all cores, at most 8). */
+export function setNativeThreads(threads: number): void {
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`setNativeThreads: expected a positive integer, got ${threads}.`);
+  (registered ?? loadAddon()).setThreads(threads);
+}
+
+/** Whether the addon is built and loadable here, without registering anything. */
+export function isNativeAvailable(): boolean {
+  try {
+    loadAddon();
+    return true;
+  } catch {
+    return false;
+  }
+}
