@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { EventBus } from '../events';
 import type { Rng } from '../rng';
-import type { PluginInstances, PluginKind } from './contracts';
+import type { FeatureExtractor, PluginInstances, PluginKind } from './contracts';
 import type { Registry } from './registry';
 
 /** What every plugin's create() receives besides its validated config. */
@@ -13,6 +13,26 @@ export interface PluginContext {
   registry: Registry;
   /** The config path of this plugin (e.g. "framework.loss"), for error messages. */
   path: string;
+  /**
+   * Shared resources the host (the runner, a user's program) offers to plugins. Optional so that
+   * existing hosts and plugins are unaffected; a plugin that needs a service it does not find throws
+   * a GenviewError saying which host option provides it.
+   */
+  services?: PluginServices;
+}
+
+/**
+ * Things a plugin may need that live in other packages. Leaf packages never import each other, so a
+ * quality scorer that needs a frozen encoder asks the host for one by name instead of importing a
+ * backbone package.
+ */
+export interface PluginServices {
+  /**
+   * A frozen feature extractor by the name a plugin's config gives (what names exist is the host's
+   * choice: e.g. "framework" for the encoder being trained, or a weights/ONNX file path). Throw a
+   * GenviewError (NOT_FOUND) for names the host does not know.
+   */
+  featureExtractor?(name: string): FeatureExtractor | Promise<FeatureExtractor>;
 }
 
 export interface Plugin<K extends PluginKind = PluginKind, S extends z.ZodType = z.ZodType> {

@@ -1,0 +1,278 @@
+import {
+  type FeatureExtractor,
+  GenviewError,
+  type QualityScorer,
+  ShapeCheck,
+  type Tensor1D,
+  type Tensor2D,
+  type Tensor4D,
+  definePlugin,
+  l2Normalize,
+  stopGradient,
+  tf,
+  z,
+} from '@genview/core';
+import { type ForegroundDirection, validateForegroundDirection } from '../foreground/direction';
+import { type PooledFeatures, directionColumn, poolForegroundBackground } from '../foreground/masks';
+import { directionConfigSchema, encoderConfigSchema, obtainExtractor, requireGamma, resolveDirection, viewTokens } from './shared';
+
+/**
+ * GenView++'s quality-driven weights for multi-positive training (several views share a source label,
+ * as in StableRep): weight matrices over all view pairs instead of one weight per pair.
+ */
+
+/** One integer label per row (views that share a source share a label). */
+export type Labels = Int32Array | readonly number[];
+
+// A type alias, not an interface: tf.tidy only returns objects whose type has an index signature.
+export type WeightMatrix = {
+  /** The raw scores exp(γ·Δ) on allowed pairs, 0 elsewhere (for logging), detached. */
+  scores: Tensor2D;
+  /** scores / mean of the nonzero scores, 0 on excluded pairs, detached. */
+  weights: Tensor2D;
+};
+
+const WHERE = 'quality alignment-diversity';
+
+function checkLabels(labels: Labels, rows: number, label: string, where: string): void {
+  if (labels.length !== rows) {
+    throw new GenviewError('BAD_SHAPE', `${label} has ${labels.length} entries but there are ${rows} rows.`, {
+      where,
+      fix: `give one integer label per row (${rows}).`,
+    });
+  }
+  for (let i = 0; i < labels.length; i++) {
+    if (!Number.isInteger(labels[i])) throw new GenviewError('BAD_INPUT', `${label}[${i}] = ${labels[i]} is not an integer.`, { where });
+  }
+}
+
+/** [M, K], 1 where rowLabels[i] = colLabels[j] (and i ≠ j when excludeDiagonal), else 0. */
+export function labelPairMask(rowLabels: Labels, colLabels: Labels, excludeDiagonal: boolean): Tensor2D {
+  const m = rowLabels.length;
+  const k = colLabels.length;
+  const mask = new Float32Array(m * k);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < k; j++) {
+      if (rowLabels[i] === colLabels[j] && !(excludeDiagonal && i === j)) mask[i * k + j] = 1;
+    }
+  }
+  return tf.tensor2d(mask, [m, k]);
+}
+
+/**
+ * Turns logits γ·Δ over a 0/1 mask into upstream's weights: score = exp(logit)·mask, weight = score /
+ * mean of the nonzero scores. The max allowed logit is subtracted before exp for the weights (it cancels
+ * in the ratio), so equal logits give weights of exactly 1. With no allowed pair every weight is 0
+ * (upstream would divide by zero).
+ */
+export function nonzeroMeanWeights(logits: Tensor2D, mask: Tensor2D): WeightMatrix {
+  return tf.tidy(() => {
+    const allowed = tf.greater(mask, 0.5);
+    const maskF = tf.cast(allowed, 'float32');
+    const excluded = tf.fill(logits.shape, -1e9);
+    const max = tf.max(tf.where(allowed, logits, excluded));
+    const e = tf.mul(tf.exp(tf.where(allowed, tf.sub(logits, max), excluded)), maskF);
+    const count = tf.sum(maskF);
+    // Σe ≥ 1 whenever a pair is allowed (its max entry is exp(0)); the floor only guards the empty case.
+    const weights = tf.div(tf.mul(e, count), tf.maximum(tf.sum(e), 1));
+    return {
+      scores: stopGradient(tf.mul(tf.exp(logits), maskF)) as Tensor2D,
+      weights: stopGradient(weights) as Tensor2D,
+    };
+  });
+}
+
+/** Cosine of every row of a with every row of b, [M, K]. */
+function pairwiseCosine(a: Tensor2D, b: Tensor2D): Tensor2D {
+  return tf.tidy(() => tf.matMul(l2Normalize(a), l2Normalize(b), false, true));
+}
+
+export interface ImageImageInput {
+  /** Pooled foreground features of every view, [M, D]. */
+  foreground: Tensor2D;
+  /** Pooled background features of every view, [M, D]. */
+  background: Tensor2D;
+  /** Source label of every view, [M]. */
+  labels: Labels;
+  /** GenView++ uses 2. */
+  gamma?: number;
+}
+
+/**
+ * Image-image weights: for every pair of views with the same label (diagonal excluded),
+ * score = exp(γ1·(sim_fg − sim_bg)) from the pairwise cosine matrices; weight = score / mean nonzero score.
+ */
+export function imageImageWeights(input: ImageImageInput): WeightMatrix {
+  const where = `${WHERE} imageImageWeights`;
+  const gamma = input.gamma ?? 2;
+  requireGamma(gamma, 'gamma', where);
+  new ShapeCheck(where).check(input.foreground, 'foreground', ['M', 'D']).check(input.background, 'background', ['M', 'D']);
+  checkLabels(input.labels, input.foreground.shape[0], 'labels', where);
+  return tf.tidy(() => {
+    const fg = stopGradient(input.foreground);
+    const bg = stopGradient(input.background);
+    const logits = tf.mul(tf.sub(pairwiseCosine(fg, fg), pairwiseCosine(bg, bg)), gamma) as Tensor2D;
+    return nonzeroMeanWeights(logits, labelPairMask(input.labels, input.labels, true));
+  });
+}
+
+export interface ImageTextInput {
+  /** Global embeddings of every view, [M, E] (same space as the text embeddings). */
+  viewEmbeddings: Tensor2D;
+  /** Text embeddings, [K, E]. */
+  textEmbeddings: Tensor2D;
+  /** Pooled background features of every view, [M, D]. */
+  viewBackgrounds: Tensor2D;
+  /** Pooled background features of the real image behind each text, [K, D]. */
+  realBackgrounds: Tensor2D;
+  viewLabels: Labels;
+  textLabels: Labels;
+  /** GenView++ uses 2. */
+  gamma?: number;
+}
+
+/**
+ * Image-text weights over label-matching (view, text) pairs: a view that matches the caption (alignment)
+ * while its background departs from the real image's (diversity) scores high:
+ * score = exp(γ2·(cos(view emb, text emb) − cos(view bg, real image bg))); normalised as above.
+ */
+export function imageTextWeights(input: ImageTextInput): WeightMatrix {
+  const where = `${WHERE} imageTextWeights`;
+  const gamma = input.gamma ?? 2;
+  requireGamma(gamma, 'gamma', where);
+  new ShapeCheck(where)
+    .check(input.viewEmbeddings, 'viewEmbeddings', ['M', 'E'])
+    .check(input.textEmbeddings, 'textEmbeddings', ['K', 'E'])
+    .check(input.viewBackgrounds, 'viewBackgrounds', ['M', 'D'])
+    .check(input.realBackgrounds, 'realBackgrounds', ['K', 'D']);
+  checkLabels(input.viewLabels, input.viewEmbeddings.shape[0], 'viewLabels', where);
+  checkLabels(input.textLabels, input.textEmbeddings.shape[0], 'textLabels', where);
+  return tf.tidy(() => {
+    const alignment = pairwiseCosine(stopGradient(input.viewEmbeddings), stopGradient(input.textEmbeddings));
+    const sameBackground = pairwiseCosine(stopGradient(input.viewBackgrounds), stopGradient(input.realBackgrounds));
+    const logits = tf.mul(tf.sub(alignment, sameBackground), gamma) as Tensor2D;
+    return nonzeroMeanWeights(logits, labelPairMask(input.viewLabels, input.textLabels, false));
+  });
+}
+
+/**
+ * Pooled fg/bg features of any number of equally shaped view batches, in one encoder pass; rows are the
+ * views in order ([V·N, D] each), detached.
+ */
+export function pooledViewFeatures(extractor: FeatureExtractor, direction: ForegroundDirection, views: readonly Tensor4D[]): PooledFeatures {
+  validateForegroundDirection(direction, `${WHERE}.direction`);
+  const tokens = viewTokens(extractor, direction, views, `${WHERE}.views`);
+  try {
+    return tf.tidy(() => {
+      const pooled = poolForegroundBackground(stopGradient(tokens), direction, WHERE);
+      return { foreground: stopGradient(pooled.foreground), background: stopGradient(pooled.background) };
+    });
+  } finally {
+    tokens.dispose();
+  }
+}
+
+export interface AlignmentDiversityOptions {
+  extractor: FeatureExtractor;
+  direction: ForegroundDirection;
+  /** Image-image temperature; GenView++ uses 2. */
+  gamma1?: number;
+  /** Image-text temperature; GenView++ uses 2. */
+  gamma2?: number;
+}
+
+export interface AlignmentDiversityScorer extends QualityScorer {
+  readonly gamma1: number;
+  readonly gamma2: number;
+  /** The multi-positive image-image weight matrix over all views (labels: one per row of the concatenated views). */
+  viewWeights(views: readonly Tensor4D[], labels: Labels): WeightMatrix;
+  /** Image-text weights with this scorer's γ2. */
+  imageTextWeights(input: Omit<ImageTextInput, 'gamma'>): WeightMatrix;
+  dispose(): void;
+}
+
+/**
+ * The alignment-diversity scorer. Its pairWeights is the two-view special case of the matrix: views of
+ * pair i share label i, so the only allowed entries are (i, N+i) and (N+i, i); the matrix is symmetric,
+ * and its nonzero mean equals the mean over the N pairs: the weights are N·score/Σscore with γ1.
+ */
+export function createAlignmentDiversityScorer(options: AlignmentDiversityOptions): AlignmentDiversityScorer {
+  const gamma1 = options.gamma1 ?? 2;
+  const gamma2 = options.gamma2 ?? 2;
+  requireGamma(gamma1, 'gamma1', WHERE);
+  requireGamma(gamma2, 'gamma2', WHERE);
+  validateForegroundDirection(options.direction, `${WHERE}.direction`);
+  if (typeof options.extractor?.patchTokens !== 'function') {
+    throw new GenviewError('BAD_INPUT', 'the feature extractor has no patchTokens(): foreground masks need a spatial token map [N, T, D].', {
+      where: `${WHERE}.extractor`,
+      fix: 'use an encoder with a spatial feature map (a backbone with featureMap, or an ONNX encoder exporting patch tokens).',
+    });
+  }
+  const { extractor, direction } = options;
+  let column: Tensor2D | undefined = directionColumn(direction);
+
+  const viewWeights = (views: readonly Tensor4D[], labels: Labels): WeightMatrix => {
+    if (!column) throw new GenviewError('BAD_INPUT', 'this scorer was disposed.', { where: WHERE, fix: 'create a new scorer.' });
+    const v = column;
+    const tokens = viewTokens(extractor, direction, views, `${WHERE}.views`);
+    try {
+      return tf.tidy(() => {
+        const pooled = poolForegroundBackground(stopGradient(tokens), v, WHERE);
+        return imageImageWeights({ foreground: pooled.foreground, background: pooled.background, labels, gamma: gamma1 });
+      });
+    } finally {
+      tokens.dispose();
+    }
+  };
+
+  return {
+    name: 'alignment-diversity',
+    gamma1,
+    gamma2,
+    viewWeights,
+    imageTextWeights: (input) => imageTextWeights({ ...input, gamma: gamma2 }),
+    pairWeights: (input) => {
+      const views = input?.views;
+      if (!Array.isArray(views) || views.length !== 2) {
+        throw new GenviewError('BAD_INPUT', 'views must hold the two views of each pair.', {
+          where: `${WHERE}.views`,
+          fix: 'pass { views: [view1, view2] }, [N, H, W, C] each; use viewWeights for more views per source.',
+        });
+      }
+      const n = views[0].shape[0];
+      const labels = Int32Array.from({ length: 2 * n }, (_, i) => i % n);
+      const matrix = viewWeights(views, labels);
+      return tf.tidy(() => {
+        const crossBlock = tf.slice(matrix.weights, [0, n], [n, n]);
+        const out = stopGradient(tf.sum(tf.mul(crossBlock, tf.eye(n)), 1)) as Tensor1D;
+        tf.dispose([matrix.scores, matrix.weights]);
+        return out;
+      });
+    },
+    dispose: () => {
+      column?.dispose();
+      column = undefined;
+    },
+  };
+}
+
+export const alignmentDiversityPlugin = definePlugin({
+  kind: 'quality',
+  name: 'alignment-diversity',
+  package: '@genview/quality',
+  description:
+    'GenView++ multi-positive weights: image-image exp(γ1·(sim_fg − sim_bg)) over same-source view pairs, image-text exp(γ2·(cos(view, text) − cos(view bg, real bg))), each over its mean nonzero score.',
+  configSchema: z
+    .object({
+      gamma1: z.number().min(0).default(2),
+      gamma2: z.number().min(0).default(2),
+      direction: directionConfigSchema,
+      encoder: encoderConfigSchema,
+    })
+    .strict(),
+  create: async (config, context) => {
+    const direction = await resolveDirection(config.direction, `${context.path}.direction`);
+    const extractor = await obtainExtractor(context, config.encoder);
+    return createAlignmentDiversityScorer({ extractor, direction, gamma1: config.gamma1, gamma2: config.gamma2 });
+  },
+});

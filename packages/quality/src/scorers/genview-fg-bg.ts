@@ -1,0 +1,160 @@
+import {
+  type FeatureExtractor,
+  GenviewError,
+  type QualityInput,
+  type QualityScorer,
+  type Tensor1D,
+  type Tensor2D,
+  definePlugin,
+  stopGradient,
+  tf,
+  z,
+} from '@genview/core';
+import { type ForegroundDirection, validateForegroundDirection } from '../foreground/direction';
+import { directionColumn, poolForegroundBackground, rowCosine } from '../foreground/masks';
+import {
+  directionConfigSchema,
+  encoderConfigSchema,
+  meanOneWeights,
+  obtainExtractor,
+  requireGamma,
+  resolveDirection,
+  viewTokens,
+} from './shared';
+
+export interface GenviewFgBgOptions {
+  /** Frozen encoder with patch tokens (the scorer never trains it). */
+  extractor: FeatureExtractor;
+  /** Fitted with the same encoder; only its vector is used (soft masks need no threshold). */
+  direction: ForegroundDirection;
+  /** Temperature of the score; GenView uses 1. */
+  gamma?: number;
+}
+
+// A type alias, not an interface: tf.tidy only returns objects whose type has an index signature.
+export type PairSimilarities = {
+  /** cos(f_fg1, f_fg2) per pair, [N]. */
+  foreground: Tensor1D;
+  /** cos(f_bg1, f_bg2) per pair, [N]. */
+  background: Tensor1D;
+};
+
+export interface GenviewFgBgScorer extends QualityScorer {
+  readonly gamma: number;
+  /** Foreground and background similarity of each pair, detached. */
+  similarities(input: QualityInput): PairSimilarities;
+  /** The unnormalised scores exp(γ·(sim_fg − sim_bg)), [N], detached (for logging and plots). */
+  pairScores(input: QualityInput): Tensor1D;
+  /** Frees the scorer's one persistent tensor (the direction). */
+  dispose(): void;
+}
+
+const WHERE = 'quality genview-fg-bg';
+
+/**
+ * GenView's quality-driven weights. For each positive pair both views go through the frozen encoder in
+ * one batched pass; each view's tokens are projected on the foreground direction, turned into soft
+ * fg/bg masks and pooled (f_fg, f_bg). A pair whose foregrounds agree while its backgrounds differ is
+ * a good positive: score = exp(γ·(cos(f_fg1, f_fg2) − cos(f_bg1, f_bg2))), weight = N·score/Σscore.
+ * The weights are detached: no gradient reaches the views, the encoder or the masks.
+ */
+export function createGenviewFgBgScorer(options: GenviewFgBgOptions): GenviewFgBgScorer {
+  const gamma = options.gamma ?? 1;
+  requireGamma(gamma, 'gamma', WHERE);
+  validateForegroundDirection(options.direction, `${WHERE}.direction`);
+  if (typeof options.extractor?.patchTokens !== 'function') {
+    throw new GenviewError('BAD_INPUT', 'the feature extractor has no patchTokens(): foreground masks need a spatial token map [N, T, D].', {
+      where: `${WHERE}.extractor`,
+      fix: 'use an encoder with a spatial feature map (a CNN or ViT backbone wrapped with asFeatureExtractor, or an ONNX encoder exporting patch tokens).',
+    });
+  }
+  const { extractor, direction } = options;
+  let column: Tensor2D | undefined = directionColumn(direction);
+  const live = (): Tensor2D => {
+    if (!column) throw new GenviewError('BAD_INPUT', 'this scorer was disposed.', { where: WHERE, fix: 'create a new scorer.' });
+    return column;
+  };
+
+  const similarities = (input: QualityInput): PairSimilarities => {
+    const views = input?.views;
+    if (!Array.isArray(views) || views.length !== 2) {
+      throw new GenviewError('BAD_INPUT', `views must hold the two views of each pair, got ${Array.isArray(views) ? views.length : typeof views}.`, {
+        where: `${WHERE}.views`,
+        fix: 'pass { views: [view1, view2] }, [N, H, W, C] each.',
+      });
+    }
+    const v = live();
+    const tokens = viewTokens(extractor, direction, views, `${WHERE}.views`);
+    try {
+      return tf.tidy(() => {
+        // Detached at the source as well as at the end: nothing here should ever carry a gradient.
+        const pooled = poolForegroundBackground(stopGradient(tokens), v, WHERE);
+        const n = views[0].shape[0];
+        const half = (x: Tensor2D, i: number): Tensor2D => tf.slice(x, [i * n, 0], [n, -1]);
+        return {
+          foreground: stopGradient(rowCosine(half(pooled.foreground, 0), half(pooled.foreground, 1))),
+          background: stopGradient(rowCosine(half(pooled.background, 0), half(pooled.background, 1))),
+        };
+      });
+    } finally {
+      tokens.dispose();
+    }
+  };
+
+  const logits = (input: QualityInput): Tensor1D => {
+    const sims = similarities(input);
+    return tf.tidy(() => {
+      const out = tf.mul(tf.sub(sims.foreground, sims.background), gamma) as Tensor1D;
+      tf.dispose([sims.foreground, sims.background]);
+      return out;
+    });
+  };
+
+  return {
+    name: 'genview-fg-bg',
+    gamma,
+    similarities,
+    pairScores: (input) => {
+      const l = logits(input);
+      return tf.tidy(() => {
+        const out = stopGradient(tf.exp(l)) as Tensor1D;
+        l.dispose();
+        return out;
+      });
+    },
+    pairWeights: (input) => {
+      const l = logits(input);
+      return tf.tidy(() => {
+        const out = stopGradient(meanOneWeights(l));
+        l.dispose();
+        return out;
+      });
+    },
+    dispose: () => {
+      column?.dispose();
+      column = undefined;
+    },
+  };
+}
+
+export const genviewFgBgPlugin = definePlugin({
+  kind: 'quality',
+  name: 'genview-fg-bg',
+  package: '@genview/quality',
+  description:
+    'GenView pair weights: soft fg/bg masks from a frozen encoder\'s patch tokens on a fitted foreground direction; score exp(γ·(cos fg − cos bg)), weights N·score/Σscore, detached.',
+  configSchema: z
+    .object({
+      gamma: z.number().min(0).default(1),
+      /** A foreground direction file (safetensors) or { vector, threshold? } inline. */
+      direction: directionConfigSchema,
+      /** Name of a frozen encoder with patch tokens, resolved by the host (context.services.featureExtractor). */
+      encoder: encoderConfigSchema,
+    })
+    .strict(),
+  create: async (config, context) => {
+    const direction = await resolveDirection(config.direction, `${context.path}.direction`);
+    const extractor = await obtainExtractor(context, config.encoder);
+    return createGenviewFgBgScorer({ extractor, direction, gamma: config.gamma });
+  },
+});
