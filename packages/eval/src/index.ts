@@ -1,4 +1,5 @@
 import type { AnyPlugin } from '@genview/core';
+import { kmeansPurityPlugin } from './clustering/kmeans-purity';
 import { alignUniformPlugin } from './evaluators/align-uniform';
 import { knnPlugin } from './evaluators/knn';
 import { linearProbePlugin } from './evaluators/linear-probe';
@@ -15,7 +16,10 @@ export {
   type LinearProbeResult,
 } from './evaluators/linear-probe';
 export { balancedSubset, semiSupervisedPlugin, semiSupervisedProbe, type SemiSupervisedResult } from './evaluators/semi-supervised';
+export { kmeans, type KMeansOptions, type KMeansResult } from './clustering/kmeans';
+export { clusterAgreement, kmeansPurityPlugin, normaliseRows, type ClusterAgreement } from './clustering/kmeans-purity';
+export { pairProbe, type PairProbeInput, type PairProbeResult } from './pair-probe';
 export { alignUniformPlugin, alignmentUniformity, type AlignUniform, type AlignUniformOptions } from './evaluators/align-uniform';
 
 /** Every evaluator in this package, for `registry.register(plugins)`. */
-export const plugins: readonly AnyPlugin[] = [knnPlugin, linearProbePlugin, semiSupervisedPlugin, alignUniformPlugin];
+export const plugins: readonly AnyPlugin[] = [knnPlugin, linearProbePlugin, semiSupervisedPlugin, alignUniformPlugin, kmeansPurityPlugin];

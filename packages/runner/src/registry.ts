@@ -4,9 +4,9 @@ import { plugins as evalPlugins } from '@genview/eval';
 import { plugins as lossPlugins } from '@genview/losses';
 import { plugins as qualityPlugins } from '@genview/quality';
 import { plugins as viewPlugins } from '@genview/views';
-import { byol, decoupled, mocoV2, simclr, simsiam } from './frameworks';
+import { byol, decoupled, mcl, mocoV2, simclr, simsiam } from './frameworks';
 
-export const frameworkPlugins: readonly AnyPlugin[] = [simclr, mocoV2, byol, simsiam, decoupled];
+export const frameworkPlugins: readonly AnyPlugin[] = [simclr, mocoV2, byol, simsiam, decoupled, mcl];
 
 /** A registry holding every plugin this repository ships; users register their own on top. */
 export function createRegistry(extra: readonly AnyPlugin[] = []): Registry {

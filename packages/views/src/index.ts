@@ -5,6 +5,8 @@ import { horizontalFlipPlugin } from './augment/horizontal-flip';
 import { randomGrayscalePlugin } from './augment/random-grayscale';
 import { randomResizedCropPlugin } from './augment/random-resized-crop';
 import { solarizePlugin } from './augment/solarize';
+import { coloredDigitsPlugin } from './datasets/colored-digits';
+import { digitsOnFashionPlugin } from './datasets/digits-on-textures';
 import { fashionMnistPlugin } from './datasets/fashion-mnist';
 import { imageFolderPlugin } from './datasets/image-folder';
 import { mnistPlugin } from './datasets/mnist';
@@ -24,6 +26,28 @@ export {
   imageFolderSchema,
   loadImageFolder,
 } from './datasets/image-folder';
+export {
+  AttributedDataset,
+  type ColoredDigitSpec,
+  type ColoredDigitsOptions,
+  DIGIT_COLORS,
+  DIGIT_NAMES,
+  coloredDigits,
+  coloredDigitsPlugin,
+  coloredDigitsSchema,
+  relabelDataset,
+  renderColoredDigit,
+  sampleColoredDigitSpec,
+} from './datasets/colored-digits';
+export { DIGIT_STROKES, type GlyphPose, drawDigit, samplePose } from './datasets/digit-glyphs';
+export {
+  type DigitsOnTexturesOptions,
+  digitsOnFashionPlugin,
+  digitsOnFashionSchema,
+  digitsOnTextures,
+  greyTextures,
+} from './datasets/digits-on-textures';
+export { type FeaturePairs, type FeaturePairsOptions, coloredDigitPairs } from './datasets/feature-pairs';
 
 // Augmentations
 export { LUMA_WEIGHTS, type SizeOption } from './augment/common';
@@ -66,6 +90,8 @@ export const plugins: readonly AnyPlugin[] = [
   fashionMnistPlugin,
   mnistPlugin,
   imageFolderPlugin,
+  coloredDigitsPlugin,
+  digitsOnFashionPlugin,
   randomResizedCropPlugin,
   horizontalFlipPlugin,
   colorJitterPlugin,

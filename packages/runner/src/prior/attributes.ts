@@ -10,6 +10,12 @@ export interface LabelAttributeOptions {
   columns?: number[][];
   /** Also keep the class id itself as a column (the strongest, fully supervised prior). */
   includeLabel?: boolean;
+  /**
+   * Also keep the dataset index as a last column. Under the 'attributes' kernel (match mode) it adds an
+   * identity term: a few coarse attributes alone give a low-rank kernel, whose conditional mean embedding
+   * merges every sample sharing them into one centroid and so drops instance discrimination.
+   */
+  includeIndex?: boolean;
 }
 
 /**
@@ -26,7 +32,8 @@ export function labelAttributePrior(dataset: Pick<Dataset, 'info' | 'labels'>, o
   }
   const columns = options.columns ?? [];
   const includeLabel = options.includeLabel ?? columns.length === 0;
-  const dim = columns.length + (includeLabel ? 1 : 0);
+  const includeIndex = options.includeIndex ?? false;
+  const dim = columns.length + (includeLabel ? 1 : 0) + (includeIndex ? 1 : 0);
   if (dim === 0) {
     throw new GenviewError('INVALID_CONFIG', 'no attribute columns: columns is empty and includeLabel is false.', {
       where,
@@ -47,6 +54,7 @@ export function labelAttributePrior(dataset: Pick<Dataset, 'info' | 'labels'>, o
       values[i * dim + c] = v;
     });
     if (includeLabel) values[i * dim + columns.length] = label;
+    if (includeIndex) values[i * dim + dim - 1] = i;
   }
   return tablePrior(values, dim, where);
 }

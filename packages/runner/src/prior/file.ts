@@ -61,7 +61,9 @@ function readNpy(bytes: Uint8Array, path: string, where: string): Table {
     .map(Number);
   const count = shape.reduce((a, b) => a * b, 1);
   const offset = headerStart + headerLength;
-  const body = bytes.slice(offset); // a copy, so the typed array is aligned
+  // A fresh copy starting at byte 0 of its own buffer (a Node Buffer's slice() is a view into a shared
+  // pool), so typed arrays over it are aligned and start at the data.
+  const body = new Uint8Array(bytes.subarray(offset));
   const readers: Record<string, (n: number) => ArrayLike<number>> = {
     '<f4': (n) => new Float32Array(body.buffer, 0, n),
     '<f8': (n) => new Float64Array(body.buffer, 0, n),

@@ -19,6 +19,7 @@ export const priorSourceSchema = z.discriminatedUnion('kind', [
       data: priorDataSchema,
       columns: z.array(z.array(z.number())).optional(),
       includeLabel: z.boolean().optional(),
+      includeIndex: z.boolean().optional(),
     })
     .strict(),
   z
@@ -46,7 +47,7 @@ export async function buildPriorFeatures(source: PriorSourceConfig, context: Plu
   const where = context.path;
   if (source.kind === 'file') return filePrior(source.path, { tensor: source.tensor }, where);
   const data = await context.registry.create('dataset', source.data as PluginRef, { rng: context.rng, events: context.events, path: `${where}.data` });
-  if (source.kind === 'attributes') return labelAttributePrior(data, { columns: source.columns, includeLabel: source.includeLabel }, where);
+  if (source.kind === 'attributes') return labelAttributePrior(data, { columns: source.columns, includeLabel: source.includeLabel, includeIndex: source.includeIndex }, where);
   if (source.encoder === 'pixels') return encoderPrior(data, rawPixelFeatures(data), { batchSize: source.batchSize, events: context.events }, where);
   // Its own seeded stream: the prior encoder's weights do not shift the trained model's initialisation.
   const backbone = await buildBackbone(

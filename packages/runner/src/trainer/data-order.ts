@@ -1,11 +1,17 @@
 import { GenviewError, Rng } from '@genview/core';
 
+/** Which dataset indices each step reads; must be a pure function of the step for resumes to be exact. */
+export interface BatchSchedule {
+  readonly stepsPerEpoch: number;
+  indices(step: number): Int32Array;
+}
+
 /**
  * The batch order as a pure function of (seed, step): epoch e is a seeded permutation, batches are
  * consecutive slices, the last partial batch is dropped. Resuming at step s therefore needs no saved
  * loader state to see exactly the batches the uninterrupted run saw.
  */
-export class BatchOrder {
+export class BatchOrder implements BatchSchedule {
   private cachedEpoch = -1;
   private cachedPermutation: Int32Array = new Int32Array(0);
   readonly stepsPerEpoch: number;

@@ -14,7 +14,7 @@ import {
 } from '@genview/core';
 import { type Optimizer, type OptimizerConfigInput, clipGradNorm, createOptimizer } from '../optim';
 import { type CheckpointMeta, checkpointExists, loadCheckpoint, saveCheckpoint } from './checkpoint';
-import { BatchOrder } from './data-order';
+import { BatchOrder, type BatchSchedule } from './data-order';
 import { JsonlLog } from './metrics-log';
 import { namespacedVariables } from './named-variables';
 
@@ -40,6 +40,8 @@ export interface TrainerOptions {
   /** Recorded in checkpoints so a resume on another backend can be flagged. */
   backend?: string;
   configHash?: string;
+  /** Which samples each step reads; default: seeded shuffled epochs (BatchOrder). MCL's sampler plugs in here. */
+  order?: BatchSchedule;
   /** A monitoring evaluation every `every` steps (e.g. a small kNN). */
   monitor?: { every: number; run: (step: number) => Promise<Record<string, number>> };
 }
@@ -59,7 +61,7 @@ export interface TrainSummary {
  */
 export class Trainer {
   readonly events: EventBus;
-  private readonly order: BatchOrder;
+  private readonly order: BatchSchedule;
   private readonly trainable: ModuleVariable[];
   private readonly state: ModuleVariable[];
   private readonly optimizer: Optimizer;
@@ -75,7 +77,7 @@ export class Trainer {
       });
     }
     this.events = options.events ?? new EventBus();
-    this.order = new BatchOrder(options.seed, options.data.info.size, options.batchSize);
+    this.order = options.order ?? new BatchOrder(options.seed, options.data.info.size, options.batchSize);
     this.trainable = namespacedVariables(options.framework.trainableModules()).filter((v) => v.trainable);
     this.state = namespacedVariables(options.framework.stateModules());
     this.optimizer = createOptimizer(options.optimizer, this.trainable);

@@ -1,0 +1,90 @@
+import { type Framework, GenviewError, type PluginRef, type Scalar, type ViewBatch, definePlugin, tf, z } from '@genview/core';
+import { type PluginRefConfig, pluginRefSchema } from '../config/schema';
+import { negativeMaskFromLabels } from '../mcl/pseudo-labels';
+import { inputShapeSchema } from './parts';
+
+/** The mcl framework's instance: its inner framework plus the pseudo labels that restrict negatives. */
+export interface MclFramework extends Framework {
+  readonly negatives: 'mask' | 'sampler';
+  /** Per-sample pseudo labels over the training set (index order); undefined = ordinary training (stage 0). */
+  setPseudoLabels(labels: Int32Array | undefined): void;
+  pseudoLabels(): Int32Array | undefined;
+  readonly inner: Framework;
+}
+
+export function isMclFramework(framework: Framework): framework is MclFramework {
+  return typeof (framework as Partial<MclFramework>).setPseudoLabels === 'function';
+}
+
+/**
+ * MCL (multistage contrastive learning) for one stage: wraps an InfoNCE-style framework and restricts
+ * each anchor's negatives to samples that share its pseudo label (its cluster at every earlier stage).
+ * With negatives: 'mask' the batch is mixed and the inner loss gets ViewBatch.negativeMask built from the
+ * batch's pseudo labels; with 'sampler' the driver fills each batch from one label (upstream's sampler),
+ * so no mask is needed. The stages themselves are run by runMultistage().
+ */
+export const mcl = definePlugin({
+  kind: 'framework',
+  name: 'mcl',
+  package: '@genview/runner',
+  description: "MCL stage: an inner InfoNCE framework whose negatives are restricted to the anchor's pseudo label (mask or one-label batches).",
+  configSchema: z
+    .object({
+      inputShape: inputShapeSchema.optional(),
+      inner: pluginRefSchema.default('simclr'),
+      negatives: z.enum(['mask', 'sampler']).default('mask'),
+    })
+    .strict(),
+  async create(config, context) {
+    const given = config.inner as PluginRefConfig;
+    const innerRef: Record<string, unknown> & { name: string } = typeof given === 'string' ? { name: given } : { ...(given as { name: string }) };
+    if (innerRef.name === 'mcl') {
+      throw new GenviewError('INVALID_CONFIG', 'mcl cannot wrap itself.', { where: `${context.path}.inner`, fix: 'name an InfoNCE-style framework, e.g. simclr.' });
+    }
+    const innerSchema = context.registry.resolve('framework', innerRef.name, `${context.path}.inner`).configSchema as { shape?: Record<string, unknown> };
+    if (config.inputShape && innerSchema.shape && 'inputShape' in innerSchema.shape && innerRef.inputShape === undefined) innerRef.inputShape = config.inputShape;
+    const inner = await context.registry.create('framework', innerRef as PluginRef, { rng: context.rng, events: context.events, path: `${context.path}.inner` });
+    let labels: Int32Array | undefined;
+
+    const withMask = (batch: ViewBatch): ViewBatch['negativeMask'] => {
+      if (!labels || config.negatives === 'sampler') return undefined;
+      const batchLabels = Int32Array.from(batch.indices, (i) => {
+        const label = labels![i];
+        if (label === undefined) {
+          throw new GenviewError('BAD_INPUT', `sample ${i} has no pseudo label (labels cover ${labels!.length} samples).`, {
+            where: `${context.path}.pseudoLabels`,
+            fix: 'set pseudo labels for the dataset the trainer reads.',
+          });
+        }
+        return label;
+      });
+      const mask = negativeMaskFromLabels(batchLabels);
+      if (!batch.negativeMask) return mask;
+      // Someone upstream restricted negatives too: a pair must pass both.
+      const both = tf.mul(mask, batch.negativeMask) as tf.Tensor2D;
+      mask.dispose();
+      return both;
+    };
+
+    const framework: MclFramework = {
+      name: 'mcl',
+      negatives: config.negatives,
+      inner,
+      setPseudoLabels: (next) => {
+        labels = next ? Int32Array.from(next) : undefined;
+      },
+      pseudoLabels: () => labels,
+      trainableModules: () => inner.trainableModules(),
+      stateModules: () => inner.stateModules(),
+      loss: (batch, step) =>
+        tf.tidy(() => {
+          const negativeMask = withMask(batch);
+          return inner.loss(negativeMask ? { ...batch, negativeMask } : batch, step) as Scalar;
+        }),
+      ...(inner.afterStep ? { afterStep: (batch: ViewBatch, step: number, total: number) => inner.afterStep!(batch, step, total) } : {}),
+      encoder: () => inner.encoder(),
+      dispose: () => inner.dispose(),
+    };
+    return framework;
+  },
+});
