@@ -1,10 +1,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type Dataset, EventBus, GenviewError, type LossInputs, Rng, type Tensor2D, definePlugin, encodeSafetensors, tf, z } from '@genview/core';
 import { rawPixelFeatures } from '@genview/eval';
 import { decoupledUniformity } from '@genview/losses';
-import { Trainer, createRegistry, encoderPrior, filePrior, labelAttributePrior, tablePrior } from '@genview/runner';
+import { Trainer, createRegistry, encoderPrior, filePrior, labelAttributePrior, loadRunConfig, tablePrior } from '@genview/runner';
 import { ViewPipeline, inMemoryDataset } from '@genview/views';
 import { describe, expect, it } from 'vitest';
 
@@ -40,6 +41,7 @@ describe('prior features', () => {
       [0, 0],
       [1, 2],
     ]);
+    expect(rows(labelAttributePrior(tinyData(), { columns: [[0, 0, 1, 1]], includeIndex: true }).featuresFor(Int32Array.from([6])))).toEqual([[1, 6]]);
     expect((await caught(() => prior.featuresFor(Int32Array.from([32])))).message).toMatch(/index 32 has no prior features/);
     expect((await caught(() => labelAttributePrior(tinyData(), { columns: [[0, 1]] }))).message).toMatch(/column 0 has 2 entries but class id 2/);
     const unlabelled = inMemoryDataset(new Float32Array(4 * 4), [4, 2, 2, 1]);
@@ -54,7 +56,7 @@ describe('prior features', () => {
     const expected = Array.from(batch.images.dataSync());
     batch.images.dispose();
     const got = rows(prior.featuresFor(Int32Array.from([5])))[0];
-    got.forEach((v, i) => expect(v).toBeCloseTo(expected[i], 6));
+    for (const [i, v] of got.entries()) expect(v).toBeCloseTo(expected[i], 6);
   });
 
   it('reads .safetensors and .npy feature files', () => {
@@ -169,5 +171,17 @@ describe('decoupled framework', () => {
     const e = await caught(() => trainer({ ...base, loss: 'recording-du' }));
     expect(e.message).toMatch(/needs a prior kernel but no prior is configured/);
     expect(e.message).toMatch(/framework\.prior/);
+  });
+
+  it('the example config builds a decoupled framework with a weak-attribute prior', async () => {
+    const config = loadRunConfig({ path: fileURLToPath(new URL('../../../examples/configs/decoupled-fashion-mnist.yaml', import.meta.url)) });
+    const registry = createRegistry();
+    const framework = await registry.create(
+      'framework',
+      { ...(config.framework as Record<string, unknown>), name: 'decoupled', inputShape: [28, 28, 1] },
+      { rng: new Rng(0), events: new EventBus(), path: 'framework' },
+    );
+    expect(framework.name).toBe('decoupled');
+    framework.dispose();
   });
 });
