@@ -153,6 +153,6 @@ describe('ops', () => {
     expect(Array.from(stopGradient(x).dataSync())).toEqual([1, 2]);
     const n = l2Normalize(tf.tensor2d([[3, 4], [0, 0]]), 1);
     const values = Array.from(n.dataSync());
-    [0.6, 0.8, 0, 0].forEach((v, i) => expect(values[i]).toBeCloseTo(v, 6));
+    for (const [i, v] of [0.6, 0.8, 0, 0].entries()) expect(values[i]).toBeCloseTo(v, 6);
   });
 });

@@ -39,7 +39,7 @@ export function cachedFeatures(encoder: FeatureExtractor): FeatureExtractor {
 function pickRows(full: FeatureSet, indices: Int32Array): FeatureSet {
   const { dim } = full;
   const features = new Float32Array(indices.length * dim);
-  indices.forEach((row, i) => features.set(full.features.subarray(row * dim, (row + 1) * dim), i * dim));
+  for (let i = 0; i < indices.length; i++) features.set(full.features.subarray(indices[i] * dim, (indices[i] + 1) * dim), i * dim);
   return { features, dim, labels: full.labels ? Int32Array.from(indices, (row) => full.labels![row]) : undefined };
 }
 

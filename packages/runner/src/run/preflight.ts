@@ -14,8 +14,10 @@ export function preflight(config: RunConfig, registry: Registry): void {
   check('dataset', config.data.train as PluginRef, 'data.train');
   check('dataset', config.data.test as PluginRef, 'data.test');
   check('framework', config.framework as PluginRef, 'framework');
-  config.eval.evaluators.forEach((ref, i) => check('evaluator', ref as PluginRef, `eval.evaluators[${i}]`));
-  config.views.pipelines?.forEach((list, v) => list.forEach((ref, i) => check('augment', ref as PluginRef, `views.pipelines[${v}][${i}]`)));
+  for (const [i, ref] of config.eval.evaluators.entries()) check('evaluator', ref as PluginRef, `eval.evaluators[${i}]`);
+  for (const [v, list] of (config.views.pipelines ?? []).entries()) {
+    for (const [i, ref] of list.entries()) check('augment', ref as PluginRef, `views.pipelines[${v}][${i}]`);
+  }
   const optimizer = optimizerConfigSchema.safeParse(config.optimizer);
   if (!optimizer.success) {
     throw new GenviewError('INVALID_CONFIG', `invalid optimizer:\n  ${formatConfigIssues('optimizer', optimizer.error.issues).join('\n  ')}`, {
