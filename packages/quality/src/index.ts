@@ -1,4 +1,5 @@
 import type { AnyPlugin } from '@genview/core';
+import { adaptiveNoisePlugin } from './conditioning/adaptive-noise';
 import { alignmentDiversityPlugin } from './scorers/alignment-diversity';
 import { genviewFgBgPlugin } from './scorers/genview-fg-bg';
 
@@ -61,5 +62,14 @@ export {
   type WeightMatrix,
 } from './scorers/alignment-diversity';
 
+export {
+  AdaptiveNoiseConditioning,
+  adaptiveNoisePlugin,
+  adaptiveNoiseSchema,
+  viewSeed,
+  type AdaptiveNoiseDependencies,
+  type AdaptiveNoiseOptions,
+} from './conditioning/adaptive-noise';
+
 /** Every quality scorer in this package, for `registry.register(plugins)`. */
-export const plugins: readonly AnyPlugin[] = [genviewFgBgPlugin, alignmentDiversityPlugin];
+export const plugins: readonly AnyPlugin[] = [genviewFgBgPlugin, alignmentDiversityPlugin, adaptiveNoisePlugin];

@@ -11,6 +11,7 @@ export { loadRunConfig, validateRunConfig, applyOverride, parseYaml } from './co
 export { createRegistry, frameworkPlugins } from './registry';
 export { trainFromConfig, evaluateEncoder, type TrainRunResult, type EncoderResults } from './run/train';
 export { evaluateFromConfig } from './run/evaluate';
+export { generateFromConfig, withBundledModel, type GenerateRunOptions, type GenerateRunResult } from './run/generate';
 export { buildViewPipelines } from './run/views';
 export { main } from './cli/main';
 export { formatPluginList, describeOptions } from './cli/plugins-command';

@@ -5,6 +5,8 @@ import { horizontalFlipPlugin } from './augment/horizontal-flip';
 import { randomGrayscalePlugin } from './augment/random-grayscale';
 import { randomResizedCropPlugin } from './augment/random-resized-crop';
 import { solarizePlugin } from './augment/solarize';
+import { onnxDiffusionPlugin } from './diffusion/onnx-diffusion-plugin';
+import { viewStorePlugin } from './store/view-store-plugin';
 import { coloredDigitsPlugin } from './datasets/colored-digits';
 import { digitsOnFashionPlugin } from './datasets/digits-on-textures';
 import { fashionMnistPlugin } from './datasets/fashion-mnist';
@@ -85,6 +87,53 @@ export { type PipelineParams, ViewPipeline, buildPipeline } from './augment/pipe
 export { augmentationFromRef, pipelineFromRefs } from './augment/from-ref';
 export { type AugmentationPreset, type AugmentationPresetName, augmentationPresets, presetFor, presetPipelines } from './augment/presets';
 
+// Text
+export { BYTE_TO_UNICODE, CLIP_BYTE_ORDER, UNICODE_TO_BYTE, bytesToUnicode, decodeByteChars, encodeByteChars } from './text/byte-unicode';
+export { CLIP_BOS, CLIP_CONTEXT_LENGTH, CLIP_END_OF_WORD, CLIP_EOS, bpeWord, normalizeClipText, splitClipPieces } from './text/clip-text';
+export {
+  type ClipBatchEncoding,
+  type ClipDecodeOptions,
+  type ClipEncodeOptions,
+  type ClipEncoding,
+  ClipTokenizer,
+  type ClipTokenizerSpec,
+  parseMergesTxt,
+} from './text/clip-tokenizer';
+export {
+  type ClipBpeModel,
+  type ClipBpeTrainOptions,
+  type WriteClipTokenizerOptions,
+  clipBaseVocabulary,
+  trainClipBpe,
+  writeClipTokenizer,
+} from './text/train-bpe';
+
+// Generative views: ONNX diffusion pipelines on onnxruntime-node
+export * from './diffusion/schedulers/index';
+export { OnnxDiffusionPipeline, type DiffusionPipelineOptions } from './diffusion/pipeline';
+export { OnnxDiffusionGenerator, type OnnxDiffusionOptions, onnxDiffusionPlugin, onnxDiffusionSchema } from './diffusion/onnx-diffusion-plugin';
+export { PIPELINE_PARTS, type PipelinePart, type PipelineFolder, readPipelineFolder } from './diffusion/pipeline-folder';
+export { type ExecutionProvider, loadOnnxRuntime } from './diffusion/onnx-runtime';
+export { fromFloat16, toFloat16 } from './diffusion/float16';
+
+// View store: generated views on disk, sharded and resumable
+export {
+  ViewStore,
+  type OpenOrCreateOptions,
+  type ShardRange,
+  type StoreLocation,
+  type StoredView,
+  type ViewStoreOptions,
+  type ViewToStore,
+  type WriteShardResult,
+  type VerifyReport,
+  type VerifyProblem,
+} from './store/view-store';
+export { type StoreBackend, LocalStoreBackend } from './store/backend';
+export { type StoreMeta, type StoreMetaInput, type ShardMarker, type StoreIndex, configHash, storeMetaSchema } from './store/layout';
+export { type TarEntry, readTar, writeTar } from './store/tar';
+export { ViewStoreGenerator, type ViewStoreGeneratorOptions, viewStorePlugin, viewStoreSchema } from './store/view-store-plugin';
+
 /** Every plugin of @genview/views, for `registry.register(plugins)`. */
 export const plugins: readonly AnyPlugin[] = [
   fashionMnistPlugin,
@@ -98,4 +147,6 @@ export const plugins: readonly AnyPlugin[] = [
   randomGrayscalePlugin,
   gaussianBlurPlugin,
   solarizePlugin,
+  onnxDiffusionPlugin,
+  viewStorePlugin,
 ];

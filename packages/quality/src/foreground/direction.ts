@@ -336,8 +336,7 @@ export async function fitForegroundDirection(source: TokenSource, options: FitFo
     at += p.length;
   }
   all.sort();
-  const foregroundCount = Math.min(total - 1, Math.max(1, Math.round(fraction * total)));
-  const threshold = (all[total - foregroundCount - 1] + all[total - foregroundCount]) / 2;
+  const { threshold, foregroundCount } = splitSorted(all, Math.min(total - 1, Math.max(1, Math.round(fraction * total))));
 
   return {
     vector: v,
@@ -347,4 +346,30 @@ export async function fitForegroundDirection(source: TokenSource, options: FitFo
     orientation: applied,
     explainedVariance: eigenvalue / trace,
   };
+}
+
+/**
+ * The threshold that leaves about `wanted` of the sorted values strictly above it. Tied values cannot be
+ * split (tokens of flat regions project identically), so the cut moves to the nearest boundary between
+ * distinct values, on whichever side gives a count closer to the wanted one.
+ */
+export function splitSorted(sorted: Float64Array, wanted: number): { threshold: number; foregroundCount: number } {
+  const total = sorted.length;
+  const lowIndex = total - wanted - 1;
+  if (sorted[lowIndex] !== sorted[lowIndex + 1]) {
+    return { threshold: (sorted[lowIndex] + sorted[lowIndex + 1]) / 2, foregroundCount: wanted };
+  }
+  const tie = sorted[lowIndex];
+  let below = lowIndex;
+  while (below >= 0 && sorted[below] === tie) below--;
+  let above = lowIndex + 1;
+  while (above < total && sorted[above] === tie) above++;
+  // Cutting below the tie makes every tied value foreground; cutting above makes them all background.
+  const countIfBelow = below >= 0 ? total - below - 1 : undefined;
+  const countIfAbove = above < total ? total - above : undefined;
+  const useBelow =
+    countIfBelow !== undefined && (countIfAbove === undefined || Math.abs(countIfBelow - wanted) <= Math.abs(countIfAbove - wanted));
+  if (useBelow) return { threshold: (sorted[below] + tie) / 2, foregroundCount: countIfBelow as number };
+  if (countIfAbove !== undefined) return { threshold: (tie + sorted[above]) / 2, foregroundCount: countIfAbove };
+  return { threshold: tie, foregroundCount: 0 };
 }

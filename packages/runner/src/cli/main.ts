@@ -3,6 +3,7 @@ import { EventBus, isGenviewError } from '@genview/core';
 import { loadRunConfig } from '../config/load';
 import { createRegistry } from '../registry';
 import { evaluateFromConfig } from '../run/evaluate';
+import { type GenerateRunResult, generateFromConfig } from '../run/generate';
 import { type TrainRunResult, trainFromConfig } from '../run/train';
 import { formatPluginList } from './plugins-command';
 import { renderProgress } from './progress';
@@ -13,12 +14,14 @@ const HELP = `genview — self-supervised learning with generative views
 Usage:
   genview train   [--config run.yaml] [--set path=value ...] [--resume] [--plain]
   genview eval    [--config run.yaml] [--set path=value ...] [--checkpoint DIR]
+  genview generate [--config run.yaml] [--set generate.viewsPerImage=2 ...] [--overwrite]
   genview plugins [KIND | NAME | PACKAGE]
 
 Options:
   --config FILE       YAML run config (every field has a default; see examples/configs)
   --set path=value    override one field, e.g. --set trainer.epochs=5 --set framework.name=byol
   --resume            continue from the last checkpoint in outDir
+  --overwrite         generate: delete the view store first instead of resuming it
   --plain             plain progress lines even on a terminal
   GENVIEW_BACKEND     force a TensorFlow.js backend (tfjs-node-gpu, tfjs-node, native, wasm, cpu)
 `;
@@ -37,6 +40,7 @@ export async function main(argv: string[], out: NodeJS.WriteStream = process.std
         config: { type: 'string', short: 'c' },
         set: { type: 'string', multiple: true, short: 's' },
         resume: { type: 'boolean', default: false },
+        overwrite: { type: 'boolean', default: false },
         plain: { type: 'boolean', default: false },
         checkpoint: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -65,6 +69,21 @@ export async function main(argv: string[], out: NodeJS.WriteStream = process.std
         }
         out.write(`\n${formatResultsTable(result)}\n`);
         out.write(`metrics: ${result.outDir}/metrics.jsonl · results: ${result.outDir}/results.json\n`);
+        return 0;
+      }
+      case 'generate': {
+        const config = loadRunConfig({ path: values.config, overrides: values.set });
+        const stop = renderProgress(events, { stream: out, plain: values.plain });
+        let result: GenerateRunResult;
+        try {
+          result = await generateFromConfig(config, { events, overwrite: values.overwrite });
+        } finally {
+          stop();
+        }
+        const rate = result.viewsWritten / Math.max(result.seconds, 1e-9);
+        out.write(
+          `\nview store ${result.store}: ${result.shardsWritten} shards written this run (${result.shardsTotal} in all), ${result.viewsWritten} views in ${result.seconds.toFixed(1)} s (${rate.toFixed(1)} views/s)\n`,
+        );
         return 0;
       }
       case 'eval': {

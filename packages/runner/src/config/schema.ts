@@ -68,6 +68,29 @@ export const runConfigSchema = z
       })
       .strict()
       .default({ evaluators: ['knn', 'linear-probe'], baselines: true, monitorTrain: 10000, monitorTest: 2000 }),
+    /** `genview generate`: precomputed generated views of data.train in a view store. */
+    generate: z
+      .object({
+        /** The generator; the default is the project's own small unCLIP model (@genview/model-tiny-unclip). */
+        generator: pluginRefSchema.default({ name: 'onnx-diffusion', path: 'tiny-unclip' }),
+        /** Chooses noise level, source, guidance and seed per image. */
+        conditioning: pluginRefSchema.default({ name: 'genview-adaptive-noise', strategy: 'fixed', level: 0 }),
+        /** Store folder; default <outDir>/views. */
+        store: z.string().optional(),
+        viewsPerImage: z.number().int().positive().default(1),
+        shardSize: z.number().int().positive().default(256),
+        batchSize: z.number().int().positive().default(32),
+        /** Only the first N images of data.train. */
+        limit: z.number().int().positive().optional(),
+      })
+      .strict()
+      .default({
+        generator: { name: 'onnx-diffusion', path: 'tiny-unclip' },
+        conditioning: { name: 'genview-adaptive-noise', strategy: 'fixed', level: 0 },
+        viewsPerImage: 1,
+        shardSize: 256,
+        batchSize: 32,
+      }),
   })
   .strict();
 

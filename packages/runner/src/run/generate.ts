@@ -1,0 +1,152 @@
+import {
+  type Conditioning,
+  type Dataset,
+  EventBus,
+  type GeneratedView,
+  type Generator,
+  GenviewError,
+  type PluginRef,
+  type Registry,
+  Rng,
+  type Tensor3D,
+  selectBackend,
+  tf,
+} from '@genview/core';
+import { ViewStore, type ViewToStore, configHash } from '@genview/views';
+import { tinyUnclipPath } from '@genview/model-tiny-unclip';
+import type { RunConfig } from '../config/schema';
+import { createRegistry } from '../registry';
+import { firstItems } from './subset';
+
+export interface GenerateRunOptions {
+  events?: EventBus;
+  registry?: Registry;
+  /** Delete an existing store at the location first instead of resuming it. */
+  overwrite?: boolean;
+  /** Stop after this many shards (tests use it to simulate an interrupted run). */
+  maxShards?: number;
+}
+
+export interface GenerateRunResult {
+  store: string;
+  shardsWritten: number;
+  shardsTotal: number;
+  viewsWritten: number;
+  seconds: number;
+}
+
+/** `path: tiny-unclip` names the pipeline shipped in @genview/model-tiny-unclip, so configs stay portable. */
+export function withBundledModel(ref: PluginRef): PluginRef {
+  if (typeof ref === 'string' || (ref as { path?: unknown }).path !== BUNDLED_MODEL) return ref;
+  return { ...ref, path: tinyUnclipPath };
+}
+
+const BUNDLED_MODEL = 'tiny-unclip';
+
+function toPixels(image: Tensor3D): Uint8Array {
+  const values = tf.tidy(() => tf.round(tf.mul(tf.clipByValue(image, 0, 1), 255)));
+  const bytes = Uint8Array.from(values.dataSync());
+  values.dispose();
+  return bytes;
+}
+
+/**
+ * `genview generate`: K generated views for every image of data.train, written shard by shard into a
+ * view store. A shard is the unit of work and of atomicity: an interrupted run resumes at the first
+ * incomplete shard, and every view is a function of (seed, index, k) alone, so a resumed or retried
+ * shard has the same bytes as an uninterrupted run.
+ */
+export async function generateFromConfig(config: RunConfig, options: GenerateRunOptions = {}): Promise<GenerateRunResult> {
+  const registry = options.registry ?? createRegistry();
+  const events = options.events;
+  const settings = config.generate;
+  // Datasets and the conditioning's encoder make tensors; the generator itself runs on onnxruntime.
+  await selectBackend({ events });
+  const root = new Rng(config.seed);
+  const context = { rng: root, events: events ?? new EventBus() };
+  const dataset = firstItems(await registry.create('dataset', config.data.train as PluginRef, { ...context, path: 'data.train' }), settings.limit);
+  const conditioning = await registry.create('conditioning', settings.conditioning as PluginRef, { ...context, path: 'generate.conditioning' });
+  const generator = await registry.create('generator', withBundledModel(settings.generator as PluginRef), { ...context, path: 'generate.generator' });
+  const storeDir = settings.store ?? `${config.outDir}/views`;
+  const store = await ViewStore.openOrCreate(
+    storeDir,
+    {
+      dataset: dataset.info.name,
+      count: dataset.info.size,
+      viewsPerImage: settings.viewsPerImage,
+      shardSize: settings.shardSize,
+      imageShape: dataset.info.imageShape,
+      generator: { name: generator.name, configHash: configHash({ generator: settings.generator, conditioning: settings.conditioning, seed: config.seed }) },
+    },
+    { overwrite: options.overwrite },
+  );
+  const pending = store.pendingShards();
+  const total = store.completedShards().length + pending.length;
+  const started = performance.now();
+  let written = 0;
+  let views = 0;
+  try {
+    for (const shard of pending.slice(0, options.maxShards ?? pending.length)) {
+      const stored = await generateShard(store, shard, dataset, conditioning, generator, root, settings.batchSize, settings.viewsPerImage);
+      await store.writeShard(shard, stored);
+      written++;
+      views += stored.length;
+      const done = Math.min(dataset.info.size, (total - pending.length + written) * settings.shardSize);
+      events?.emit('progress', { task: 'generate', done: done * settings.viewsPerImage, total: dataset.info.size * settings.viewsPerImage, unit: 'views' });
+    }
+  } finally {
+    await generator.dispose?.();
+  }
+  return { store: storeDir, shardsWritten: written, shardsTotal: total, viewsWritten: views, seconds: (performance.now() - started) / 1000 };
+}
+
+async function generateShard(
+  store: ViewStore,
+  shard: number,
+  dataset: Dataset,
+  conditioning: Conditioning,
+  generator: Generator,
+  root: Rng,
+  batchSize: number,
+  viewsPerImage: number,
+): Promise<ViewToStore[]> {
+  const { start, end } = store.shardRange(shard);
+  const out: ViewToStore[] = [];
+  for (let at = start; at < end; at += batchSize) {
+    const indices = Int32Array.from({ length: Math.min(batchSize, end - at) }, (_, i) => at + i);
+    const batch = await dataset.read(indices);
+    try {
+      const images = tf.unstack(batch.images) as Tensor3D[];
+      try {
+        for (let k = 0; k < viewsPerImage; k++) {
+          // A fresh fork per (k) keeps each view's parameters a function of (seed, index, k) only.
+          const params = await conditioning.decide({ indices, images: batch.images, captions: batch.captions }, root.fork(`generate:k${k}`));
+          const generated: GeneratedView[] = await generator.generate(
+            params.map((p, i) => ({
+              ...p,
+              image: images[i],
+              index: indices[i] as number,
+              // Text-conditioned sources fall back to the dataset's caption when the conditioning gives none.
+              prompt: p.source === 'image' ? p.prompt : (p.prompt ?? batch.captions?.[i]),
+            })),
+          );
+          if (generated.length !== indices.length) {
+            throw new GenviewError('INTERNAL', `the generator returned ${generated.length} views for ${indices.length} requests.`, {
+              where: 'generate.generator',
+              fix: 'a generator must return one view per request, in order.',
+            });
+          }
+          generated.forEach((view, i) => {
+            out.push({ index: indices[i] as number, k, pixels: toPixels(view.image), params: view.params });
+            view.image.dispose();
+          });
+        }
+      } finally {
+        for (const image of images) image.dispose();
+      }
+    } finally {
+      batch.images.dispose();
+    }
+  }
+  return out;
+}
