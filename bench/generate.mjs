@@ -26,7 +26,8 @@ const threads = Number(args.threads ?? 2);
 const repeats = Number(args.repeats ?? 2);
 
 async function onnxRuntime() {
-  const { tf, Rng } = await import('@genview/core');
+  const { tf, Rng, selectBackend } = await import('@genview/core');
+  await selectBackend();
   const { OnnxDiffusionPipeline } = await import('@genview/views');
   const { tinyUnclipPath } = await import('@genview/model-tiny-unclip');
   const pipeline = await OnnxDiffusionPipeline.load(tinyUnclipPath, { steps, guidanceScale: guidance, threads, batchSize: batch, scheduler: 'ddim' });

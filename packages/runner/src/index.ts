@@ -1,7 +1,7 @@
 export * from './frameworks';
 export * from './prior';
 export * from './optim';
-export { Trainer, type TrainerOptions, type TrainSummary } from './trainer/trainer';
+export { Trainer, type TrainerOptions, type TrainSummary, type GeneratedViewsOptions, type GeneratedViewPlan } from './trainer/trainer';
 export { BatchOrder, type BatchSchedule } from './trainer/data-order';
 export * from './mcl';
 export { saveCheckpoint, loadCheckpoint, loadModelState, checkpointExists, type CheckpointMeta } from './trainer/checkpoint';
@@ -13,9 +13,25 @@ export { trainFromConfig, evaluateEncoder, type TrainRunResult, type EncoderResu
 export { evaluateFromConfig } from './run/evaluate';
 export { generateFromConfig, withBundledModel, type GenerateRunOptions, type GenerateRunResult } from './run/generate';
 export { buildViewPipelines } from './run/views';
+export {
+  createRunnerServices,
+  readRunConfig,
+  saveRunConfig,
+  RUN_CONFIG_FILE,
+  type RunnerServices,
+  type RunnerServicesOptions,
+} from './run/services';
+export {
+  fitForegroundFromConfig,
+  DEFAULT_FIT_IMAGES,
+  type FitForegroundRunOptions,
+  type FitForegroundRunResult,
+} from './run/fit-foreground';
 export { main } from './cli/main';
 export { formatPluginList, describeOptions } from './cli/plugins-command';
 
 import { frameworkPlugins } from './registry';
 /** The frameworks this package provides, for registering into a user's own registry. */
 export const plugins = frameworkPlugins;
+
+export * from './report/index';

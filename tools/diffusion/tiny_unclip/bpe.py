@@ -39,6 +39,19 @@ def symbols(word: str) -> tuple[str, ...]:
     return tuple(word[:-1]) + (word[-1] + '</w>',)
 
 
+def merge_pair(parts: list[str], pair: tuple[str, str]) -> list[str]:
+    """Every non-overlapping occurrence of the pair, left to right, joined into one symbol."""
+    out, i = [], 0
+    while i < len(parts):
+        if i + 1 < len(parts) and (parts[i], parts[i + 1]) == pair:
+            out.append(parts[i] + parts[i + 1])
+            i += 2
+        else:
+            out.append(parts[i])
+            i += 1
+    return out
+
+
 def train(texts: list[str], merges_wanted: int) -> tuple[dict[str, int], list[tuple[str, str]]]:
     """Greedy BPE: merge the most frequent adjacent pair; ties go to the lexicographically smallest pair."""
     counts = Counter(symbols(w) for t in texts for w in words(t))
@@ -55,15 +68,7 @@ def train(texts: list[str], merges_wanted: int) -> tuple[dict[str, int], list[tu
         merges.append(best)
         merged: Counter = Counter()
         for word, n in counts.items():
-            out, i = [], 0
-            while i < len(word):
-                if i + 1 < len(word) and (word[i], word[i + 1]) == best:
-                    out.append(word[i] + word[i + 1])
-                    i += 2
-                else:
-                    out.append(word[i])
-                    i += 1
-            merged[tuple(out)] += n
+            merged[tuple(merge_pair(list(word), best))] += n
         counts = merged
     base = list(BYTE_CHARS.values())
     vocab_list = base + [c + '</w>' for c in base] + [a + b for a, b in merges] + [BOS, EOS]
@@ -78,15 +83,7 @@ def bpe(word: str, ranks: dict[tuple[str, str], int]) -> list[str]:
         if rank == 1 << 30:
             break
         pair = next((parts[i], parts[i + 1]) for r, i in candidates if r == rank)
-        out, i = [], 0
-        while i < len(parts):
-            if i + 1 < len(parts) and (parts[i], parts[i + 1]) == pair:
-                out.append(parts[i] + parts[i + 1])
-                i += 2
-            else:
-                out.append(parts[i])
-                i += 1
-        parts = out
+        parts = merge_pair(parts, pair)
     return parts
 
 

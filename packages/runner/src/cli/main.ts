@@ -1,8 +1,10 @@
 import { parseArgs } from 'node:util';
-import { EventBus, isGenviewError } from '@genview/core';
+import { EventBus, GenviewError, isGenviewError } from '@genview/core';
 import { loadRunConfig } from '../config/load';
 import { createRegistry } from '../registry';
+import { reportCommand } from '../report/report';
 import { evaluateFromConfig } from '../run/evaluate';
+import { DEFAULT_FIT_IMAGES, type FitForegroundRunResult, fitForegroundFromConfig } from '../run/fit-foreground';
 import { type GenerateRunResult, generateFromConfig } from '../run/generate';
 import { type TrainRunResult, trainFromConfig } from '../run/train';
 import { formatPluginList } from './plugins-command';
@@ -15,6 +17,8 @@ Usage:
   genview train   [--config run.yaml] [--set path=value ...] [--resume] [--plain]
   genview eval    [--config run.yaml] [--set path=value ...] [--checkpoint DIR]
   genview generate [--config run.yaml] [--set generate.viewsPerImage=2 ...] [--overwrite]
+  genview fit-foreground [--config run.yaml] --encoder checkpoint:runs/x --out fg.safetensors [--images ${DEFAULT_FIT_IMAGES}]
+  genview report   --spec report.yaml --out report.html
   genview plugins [KIND | NAME | PACKAGE]
 
 Options:
@@ -22,12 +26,16 @@ Options:
   --set path=value    override one field, e.g. --set trainer.epochs=5 --set framework.name=byol
   --resume            continue from the last checkpoint in outDir
   --overwrite         generate: delete the view store first instead of resuming it
+  --encoder NAME      fit-foreground: checkpoint:<run dir> (a trained run's encoder) or random:<seed>
+  --out FILE          fit-foreground: where to write the foreground direction (safetensors)
+  --images N          fit-foreground: fit on the first N images of data.train (default ${DEFAULT_FIT_IMAGES})
   --plain             plain progress lines even on a terminal
   GENVIEW_BACKEND     force a TensorFlow.js backend (tfjs-node-gpu, tfjs-node, native, wasm, cpu)
 `;
 
 export async function main(argv: string[], out: NodeJS.WriteStream = process.stdout, err: NodeJS.WriteStream = process.stderr): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === 'report') return reportCommand(rest, out, err);
   if (!command || command === '--help' || command === '-h' || command === 'help') {
     out.write(HELP);
     return command ? 0 : 1;
@@ -43,6 +51,9 @@ export async function main(argv: string[], out: NodeJS.WriteStream = process.std
         overwrite: { type: 'boolean', default: false },
         plain: { type: 'boolean', default: false },
         checkpoint: { type: 'string' },
+        encoder: { type: 'string' },
+        out: { type: 'string', short: 'o' },
+        images: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -83,6 +94,29 @@ export async function main(argv: string[], out: NodeJS.WriteStream = process.std
         const rate = result.viewsWritten / Math.max(result.seconds, 1e-9);
         out.write(
           `\nview store ${result.store}: ${result.shardsWritten} shards written this run (${result.shardsTotal} in all), ${result.viewsWritten} views in ${result.seconds.toFixed(1)} s (${rate.toFixed(1)} views/s)\n`,
+        );
+        return 0;
+      }
+      case 'fit-foreground': {
+        const config = loadRunConfig({ path: values.config, overrides: values.set });
+        if (!values.encoder || !values.out) {
+          throw new GenviewError('INVALID_CONFIG', `fit-foreground needs ${values.encoder ? '--out' : '--encoder'}.`, {
+            fix: 'e.g. genview fit-foreground --config run.yaml --encoder checkpoint:runs/x --out runs/x/fg.safetensors',
+          });
+        }
+        const images = values.images === undefined ? undefined : Number(values.images);
+        const stop = renderProgress(events, { stream: out, plain: values.plain });
+        let result: FitForegroundRunResult;
+        try {
+          result = await fitForegroundFromConfig(config, { encoder: values.encoder, out: values.out, images, events });
+        } finally {
+          stop();
+        }
+        const d = result.direction;
+        const percent = (x: number | undefined) => (x === undefined ? 'n/a' : `${(100 * x).toFixed(1)} %`);
+        out.write(
+          `\nforeground direction ${result.out}: ${d.vector.length} dims from ${result.images} images in ${result.seconds.toFixed(1)} s\n` +
+            `  threshold ${d.threshold.toPrecision(6)} · foreground fraction ${percent(d.foregroundFraction)} · explained variance ${percent(d.explainedVariance)}\n`,
         );
         return 0;
       }

@@ -31,10 +31,28 @@ export const runConfigSchema = z
         preset: z.string().optional(),
         /** Or explicit pipelines, one list of augment refs per view. */
         pipelines: z.array(z.array(pluginRefSchema)).min(2).optional(),
+        /**
+         * GenView's generated views: in a fraction of the pairs one view (chosen at random per pair) starts
+         * from a generated image of the sample instead of the sample itself; both then get their augmentations.
+         */
+        generated: z
+          .object({
+            /** Usually the view store written by `genview generate`: { name: view-store, dir: <outDir>/views }. */
+            generator: pluginRefSchema,
+            /** Fraction of pairs with a generated view; GenView uses one in every pair. */
+            probability: z.number().min(0).max(1).default(1),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ preset: 'simclr' }),
     framework: pluginRefSchema.default({ name: 'simclr' }),
+    /**
+     * Per-pair loss weights (GenView's quality-driven loss), e.g. { name: genview-fg-bg, encoder:
+     * checkpoint:runs/x, direction: fg.safetensors }. Encoders are resolved by the runner: see run/services.ts.
+     */
+    quality: pluginRefSchema.optional(),
     optimizer: z.looseObject({ name: z.string() }).default({ name: 'lars' }),
     schedule: scheduleSchema.default({ name: 'cosine', warmup: 0.05, finalLr: 0 }),
     trainer: z

@@ -18,6 +18,8 @@ export function preflight(config: RunConfig, registry: Registry): void {
   for (const [v, list] of (config.views.pipelines ?? []).entries()) {
     for (const [i, ref] of list.entries()) check('augment', ref as PluginRef, `views.pipelines[${v}][${i}]`);
   }
+  if (config.views.generated) check('generator', config.views.generated.generator as PluginRef, 'views.generated.generator');
+  if (config.quality) check('quality', config.quality as PluginRef, 'quality');
   const optimizer = optimizerConfigSchema.safeParse(config.optimizer);
   if (!optimizer.success) {
     throw new GenviewError('INVALID_CONFIG', `invalid optimizer:\n  ${formatConfigIssues('optimizer', optimizer.error.issues).join('\n  ')}`, {

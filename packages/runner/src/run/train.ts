@@ -1,13 +1,16 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import {
+  type Augmentation,
   type BackendReport,
   type Dataset,
   type EvalResult,
   EventBus,
   type FeatureExtractor,
   type Framework,
+  type Generator,
   type PluginRef,
+  type QualityScorer,
   type Registry,
   Rng,
   selectBackend,
@@ -18,9 +21,12 @@ import type { RunConfig } from '../config/schema';
 import { buildBackbone, backboneFeatures } from '../frameworks/parts';
 import { createRegistry } from '../registry';
 import { type TrainSummary, Trainer } from '../trainer/trainer';
+import { withInputShape } from './framework-ref';
+import { withBundledModel } from './generate';
 import { preflight } from './preflight';
 import { learningRateFor } from './schedule';
 import { firstItems } from './subset';
+import { createRunnerServices, saveRunConfig } from './services';
 import { buildViewPipelines } from './views';
 
 export interface EncoderResults {
@@ -47,12 +53,7 @@ function hashConfig(config: RunConfig): string {
   return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
 }
 
-export function withInputShape(registry: Registry, ref: PluginRef, shape: [number, number, number]): PluginRef {
-  const options: Record<string, unknown> & { name: string } = typeof ref === 'string' ? { name: ref } : { ...ref };
-  const schema = registry.resolve('framework', options.name, 'framework').configSchema as { shape?: Record<string, unknown> };
-  if (schema.shape && 'inputShape' in schema.shape && options.inputShape === undefined) options.inputShape = shape;
-  return options;
-}
+export { withInputShape };
 
 /** Runs every configured evaluator on one encoder. */
 export async function evaluateEncoder(
@@ -86,16 +87,51 @@ export async function trainFromConfig(config: RunConfig, options: TrainRunOption
   preflight(config, registry);
   const backend = await selectBackend({ events });
   const root = new Rng(config.seed);
-  const context = { rng: root, events };
-  const fullTrain = await registry.create('dataset', config.data.train as PluginRef, { ...context, path: 'data.train' });
+  const dataContext = { rng: root, events };
+  const fullTrain = await registry.create('dataset', config.data.train as PluginRef, { ...dataContext, path: 'data.train' });
   const train = firstItems(fullTrain, config.trainer.limitTrain);
-  const test = await registry.create('dataset', config.data.test as PluginRef, { ...context, path: 'data.test' });
+  const test = await registry.create('dataset', config.data.test as PluginRef, { ...dataContext, path: 'data.test' });
   const shape = train.info.imageShape;
-  const views = await buildViewPipelines(config.views, registry, shape, context);
-  const framework: Framework = await registry.create('framework', withInputShape(registry, config.framework as PluginRef, shape), {
-    ...context,
-    path: 'framework',
-  });
+  const services = createRunnerServices({ config, imageShape: shape, registry, events });
+  const context = { ...dataContext, services };
+  let generator: Generator | undefined;
+  let quality: QualityScorer | undefined;
+  try {
+    const views = await buildViewPipelines(config.views, registry, shape, context);
+    const frameworkRef = withInputShape(registry, config.framework as PluginRef, shape);
+    const framework: Framework = await registry.create('framework', frameworkRef, { ...context, path: 'framework' });
+    const generated = config.views.generated;
+    if (generated) {
+      generator = await registry.create('generator', withBundledModel(generated.generator as PluginRef), { ...context, path: 'views.generated.generator' });
+    }
+    if (config.quality) quality = await registry.create('quality', config.quality as PluginRef, { ...context, path: 'quality' });
+    // Before the first step, so an interrupted run's checkpoint can already serve as checkpoint:<outDir>.
+    await saveRunConfig(config.outDir, config, frameworkRef);
+    return await trainAndEvaluate(config, options, { registry, events, backend, context, fullTrain, train, test, views, framework, generator, quality });
+  } finally {
+    await generator?.dispose?.();
+    (quality as { dispose?: () => void } | undefined)?.dispose?.();
+    services.dispose();
+  }
+}
+
+interface RunParts {
+  registry: Registry;
+  events: EventBus;
+  backend: BackendReport;
+  context: { rng: Rng; events: EventBus };
+  fullTrain: Dataset;
+  train: Dataset;
+  test: Dataset;
+  views: Augmentation[];
+  framework: Framework;
+  generator?: Generator;
+  quality?: QualityScorer;
+}
+
+async function trainAndEvaluate(config: RunConfig, options: TrainRunOptions, parts: RunParts): Promise<TrainRunResult> {
+  const { registry, events, backend, context, fullTrain, train, test, views, framework, generator, quality } = parts;
+  const shape = train.info.imageShape;
   const stepsPerEpoch = Math.floor(train.info.size / config.trainer.batchSize);
   const totalSteps = config.trainer.steps ?? Math.max(1, Math.round(config.trainer.epochs * stepsPerEpoch));
   const monitorEvery = config.trainer.evalEvery;
@@ -113,6 +149,8 @@ export async function trainFromConfig(config: RunConfig, options: TrainRunOption
     checkpointEvery: config.trainer.checkpointEvery,
     logEvery: config.trainer.logEvery,
     gradClipNorm: config.trainer.gradClipNorm,
+    generated: generator && config.views.generated ? { generator, probability: config.views.generated.probability } : undefined,
+    quality,
     events,
     backend: backend.chosen,
     configHash: hashConfig(config),

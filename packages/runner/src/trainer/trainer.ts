@@ -5,10 +5,14 @@ import {
   type Dataset,
   EventBus,
   type Framework,
+  type GeneratedView,
+  type GenerationRequest,
+  type Generator,
   GenviewError,
   type ModuleVariable,
   type QualityScorer,
   Rng,
+  type Tensor3D,
   type Tensor4D,
   tf,
 } from '@genview/core';
@@ -34,6 +38,11 @@ export interface TrainerOptions {
   checkpointEvery?: number;
   logEvery?: number;
   gradClipNorm?: number;
+  /**
+   * GenView's generated views: with `probability` per pair, one view (chosen at random) starts from a
+   * generated image of the sample instead of the sample. The trainer does not own the generator.
+   */
+  generated?: GeneratedViewsOptions;
   /** Weights each positive pair (GenView's quality-driven loss); none = equal weights. */
   quality?: QualityScorer;
   events?: EventBus;
@@ -44,6 +53,18 @@ export interface TrainerOptions {
   order?: BatchSchedule;
   /** A monitoring evaluation every `every` steps (e.g. a small kNN). */
   monitor?: { every: number; run: (step: number) => Promise<Record<string, number>> };
+}
+
+export interface GeneratedViewsOptions {
+  generator: Generator;
+  /** Fraction of pairs in [0, 1] in which one view is generated. */
+  probability: number;
+}
+
+/** Which view of each row starts from a generated image (-1: none), and the seed its request carries. */
+export interface GeneratedViewPlan {
+  view: Int32Array;
+  seeds: Int32Array;
 }
 
 export interface TrainSummary {
@@ -67,6 +88,7 @@ export class Trainer {
   private readonly optimizer: Optimizer;
   private readonly log?: JsonlLog;
   private readonly augmentRoot: Rng;
+  private readonly generatedRoot: Rng;
   private startStep = 0;
 
   constructor(private readonly options: TrainerOptions) {
@@ -76,12 +98,21 @@ export class Trainer {
         fix: 'give views.preset or two pipelines in views.pipelines.',
       });
     }
+    const probability = options.generated?.probability;
+    if (probability !== undefined && !(probability >= 0 && probability <= 1)) {
+      throw new GenviewError('INVALID_CONFIG', `the generated-view probability must lie in [0, 1], got ${probability}.`, {
+        where: 'views.generated.probability',
+        fix: 'use 1 for a generated view in every pair (GenView), 0 to turn them off.',
+      });
+    }
     this.events = options.events ?? new EventBus();
     this.order = options.order ?? new BatchOrder(options.seed, options.data.info.size, options.batchSize);
     this.trainable = namespacedVariables(options.framework.trainableModules()).filter((v) => v.trainable);
     this.state = namespacedVariables(options.framework.stateModules());
     this.optimizer = createOptimizer(options.optimizer, this.trainable);
     this.augmentRoot = new Rng(options.seed).fork('augment');
+    // A stream of its own, so turning generated views on or off leaves the augmentations unchanged.
+    this.generatedRoot = new Rng(options.seed).fork('generated');
     if (options.outDir) {
       mkdirSync(options.outDir, { recursive: true });
       this.log = new JsonlLog(join(options.outDir, 'metrics.jsonl'));
@@ -159,11 +190,23 @@ export class Trainer {
     const batch = await data.read(indices);
     const rng = this.augmentRoot.fork(`step-${step}`);
     const n = indices.length;
-    const views = pipelines.map((pipeline, v) => {
-      const params = pipeline.sampleParams(rng.fork(`view-${v}`), n, data.info.imageShape);
-      return pipeline.apply(batch.images, params) as Tensor4D;
-    });
-    batch.images.dispose();
+    let sources: Tensor4D[];
+    try {
+      sources = await this.viewSources(batch.images, indices, step);
+    } catch (error) {
+      batch.images.dispose();
+      throw error;
+    }
+    let views: Tensor4D[];
+    try {
+      views = pipelines.map((pipeline, v) => {
+        const params = pipeline.sampleParams(rng.fork(`view-${v}`), n, data.info.imageShape);
+        return pipeline.apply(sources[v], params) as Tensor4D;
+      });
+    } finally {
+      for (const source of new Set(sources)) if (source !== batch.images) source.dispose();
+      batch.images.dispose();
+    }
     const weights = quality ? quality.pairWeights({ views: [views[0], views[1]], captions: batch.captions }) : undefined;
     const viewBatch = { views, indices, weights, captions: batch.captions };
     const varList = this.trainable.map((v) => v.variable);
@@ -194,6 +237,96 @@ export class Trainer {
       });
     }
     return { loss, gradNorm };
+  }
+
+  /**
+   * The generated-view decisions of a step: a pure function of (seed, step, indices), which is what
+   * keeps a resumed run identical to an uninterrupted one. Every row draws the same numbers whatever the
+   * probability, so changing it only switches pairs on or off, never which view a pair would use.
+   */
+  generatedPlan(step: number, indices: Int32Array): GeneratedViewPlan {
+    const probability = this.options.generated?.probability ?? 0;
+    const viewCount = this.options.views.length;
+    const stepRng = this.generatedRoot.fork(`step-${step}`);
+    const view = new Int32Array(indices.length);
+    const seeds = new Int32Array(indices.length);
+    for (let i = 0; i < indices.length; i++) {
+      const use = stepRng.float() < probability;
+      const which = stepRng.int(viewCount);
+      view[i] = use ? which : -1;
+      seeds[i] = stepRng.fork(`index-${indices[i]}`).int(0x7fffffff);
+    }
+    return { view, seeds };
+  }
+
+  /**
+   * The image batch each view's pipeline starts from. Views without generated rows share `images`
+   * itself (the caller must not dispose it twice); the others are fresh tensors the caller disposes.
+   */
+  private async viewSources(images: Tensor4D, indices: Int32Array, step: number): Promise<Tensor4D[]> {
+    const viewCount = this.options.views.length;
+    const generated = this.options.generated;
+    if (!generated || generated.probability === 0) return new Array<Tensor4D>(viewCount).fill(images);
+    const plan = this.generatedPlan(step, indices);
+    const rows: number[] = [];
+    plan.view.forEach((v, i) => {
+      if (v >= 0) rows.push(i);
+    });
+    if (rows.length === 0) return new Array<Tensor4D>(viewCount).fill(images);
+
+    const stacked = await this.generateRows(images, indices, rows, plan.seeds, generated.generator);
+    try {
+      // Rows of [images; generated]: row i of a view is its own image, or its generated one at n + k.
+      const n = indices.length;
+      return tf.tidy(() => {
+        const pool = tf.concat([images, stacked], 0);
+        return Array.from({ length: viewCount }, (_, v) => {
+          if (!rows.some((i) => plan.view[i] === v)) return images;
+          const take = Int32Array.from({ length: n }, (_, i) => i);
+          rows.forEach((i, k) => {
+            if (plan.view[i] === v) take[i] = n + k;
+          });
+          return tf.gather(pool, tf.tensor1d(take, 'int32')) as Tensor4D;
+        });
+      });
+    } finally {
+      stacked.dispose();
+    }
+  }
+
+  /** One batched generator call for the chosen rows; returns their images stacked, [R, H, W, C]. */
+  private async generateRows(images: Tensor4D, indices: Int32Array, rows: number[], seeds: Int32Array, generator: Generator): Promise<Tensor4D> {
+    const [, h, w, c] = images.shape;
+    const conditioning = tf.tidy(() => tf.unstack(tf.gather(images, tf.tensor1d(rows, 'int32'))) as Tensor3D[]);
+    let views: GeneratedView[] = [];
+    try {
+      const requests: GenerationRequest[] = rows.map((i, k) => ({
+        source: 'image',
+        image: conditioning[k],
+        index: indices[i],
+        seed: seeds[i],
+      }));
+      views = await generator.generate(requests);
+      if (!Array.isArray(views) || views.length !== rows.length) {
+        throw new GenviewError('INTERNAL', `the generator "${generator.name}" returned ${Array.isArray(views) ? views.length : typeof views} views for ${rows.length} requests.`, {
+          where: 'views.generated.generator',
+          fix: 'a generator must return one view per request, in order.',
+        });
+      }
+      views.forEach((view, k) => {
+        const shape = view.image.shape;
+        if (shape.length !== 3 || shape[0] !== h || shape[1] !== w || shape[2] !== c) {
+          throw new GenviewError('BAD_SHAPE', `the generated view of image ${indices[rows[k]]} is [${shape.join(', ')}] but the training images are [${h}, ${w}, ${c}].`, {
+            where: 'views.generated.generator',
+            fix: 'generate the views at the training image size and channel count (run `genview generate` with the same data.train).',
+          });
+        }
+      });
+      return tf.stack(views.map((view) => view.image)) as Tensor4D;
+    } finally {
+      for (const view of views) view.image.dispose();
+      for (const image of conditioning) image.dispose();
+    }
   }
 
   async checkpoint(nextStep: number): Promise<string> {

@@ -1,0 +1,81 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { EventBus, Rng, type Tensor3D, tf } from '@genview/core';
+import { linearProbe } from '@genview/eval';
+import { OnnxDiffusionPipeline, fashionMnistPlugin } from '@genview/views';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tinyUnclipPath } from '../src/index';
+
+const LEVELS = [0, 300, 600, 999];
+const SOURCES = 120;
+
+async function loadSplit(split: 'train' | 'test', limit: number) {
+  const dataset = await fashionMnistPlugin.create({ split, limit } as never, { rng: new Rng(0), events: new EventBus(), path: 'data' } as never);
+  const indices = Int32Array.from({ length: dataset.info.size }, (_, i) => i);
+  const batch = await dataset.read(indices);
+  const pixels = batch.images.dataSync() as Float32Array;
+  batch.images.dispose();
+  return { pixels, labels: dataset.labels as Int32Array, size: dataset.info.size };
+}
+
+function meanPairDistance(a: Float32Array[], b: Float32Array[]): number {
+  let total = 0;
+  for (let i = 0; i < a.length; i++) {
+    let s = 0;
+    for (let j = 0; j < (a[i] as Float32Array).length; j++) s += ((a[i] as Float32Array)[j] as number - ((b[i] as Float32Array)[j] as number)) ** 2;
+    total += Math.sqrt(s);
+  }
+  return total / a.length;
+}
+
+// About a minute of generation and fitting, so it runs on demand: GENVIEW_PROOF=1 npm test -- --project model-tiny-unclip
+const RUN = process.env.GENVIEW_PROOF === '1' && existsSync(join(tinyUnclipPath, 'unet', 'model.onnx'));
+
+describe.skipIf(!RUN)('the shipped tiny unCLIP makes real views', () => {
+  let pipeline: OnnxDiffusionPipeline;
+  let accuracyOf: (rows: Float32Array) => number;
+  let test: Awaited<ReturnType<typeof loadSplit>>;
+
+  beforeAll(async () => {
+    pipeline = await OnnxDiffusionPipeline.load(tinyUnclipPath, { steps: 20, guidanceScale: 3, batchSize: 40 });
+    // The fixture classifier: multinomial logistic regression on raw pixels, fitted on 20k labelled training images.
+    const train = await loadSplit('train', 20_000);
+    test = await loadSplit('test', SOURCES);
+    // The same seed refits the same classifier every call, so every level is scored by one classifier.
+    accuracyOf = (rows) =>
+      linearProbe(
+        { trainFeatures: train.pixels, trainLabels: train.labels, testFeatures: rows, testLabels: test.labels, numClasses: 10 },
+        { l2Grid: [1e-4], epochs: 10, seed: 0 },
+      ).top1;
+  });
+  afterAll(async () => {
+    await pipeline?.dispose();
+  });
+
+  it('keeps the source class at the lowest noise level and loses it, and gains diversity, as noise rises', async () => {
+    const accuracy: number[] = [];
+    const diversity: number[] = [];
+    const sources = Array.from({ length: SOURCES }, (_, i) => tf.tensor3d(test.pixels.subarray(i * 784, (i + 1) * 784), [28, 28, 1]) as Tensor3D);
+    for (const level of LEVELS) {
+      const views: Float32Array[][] = [[], []];
+      for (const k of [0, 1]) {
+        const generated = await pipeline.generate(sources.map((image, i) => ({ source: 'image' as const, image, seed: 1000 * k + i, noiseLevel: level })));
+        for (const v of generated) {
+          views[k]?.push(Float32Array.from(v.image.dataSync()));
+          v.image.dispose();
+        }
+      }
+      const rows = new Float32Array(SOURCES * 784);
+      for (const [i, v] of (views[0] ?? []).entries()) rows.set(v, i * 784);
+      accuracy.push(accuracyOf(rows));
+      diversity.push(meanPairDistance(views[0] as Float32Array[], views[1] as Float32Array[]));
+    }
+    for (const s of sources) s.dispose();
+    const real = accuracyOf(test.pixels);
+    console.log(`classifier on the real sources ${(100 * real).toFixed(1)} %; noise levels ${LEVELS.join(', ')}: class kept ${accuracy.map((a) => (100 * a).toFixed(1)).join(', ')} %; view-to-view distance ${diversity.map((d) => d.toFixed(2)).join(', ')}`);
+    expect(accuracy[0]).toBeGreaterThanOrEqual(0.8);
+    expect(accuracy[LEVELS.length - 1]).toBeLessThan((accuracy[0] as number) - 0.2);
+    for (let i = 1; i < LEVELS.length; i++) expect(accuracy[i]).toBeLessThanOrEqual((accuracy[i - 1] as number) + 0.05);
+    for (let i = 1; i < LEVELS.length; i++) expect(diversity[i]).toBeGreaterThan(diversity[i - 1] as number);
+  });
+});

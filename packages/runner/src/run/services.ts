@@ -1,0 +1,150 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import {
+  type EventBus,
+  type FeatureExtractor,
+  type Framework,
+  GenviewError,
+  type ImageShape,
+  type PluginRef,
+  type PluginServices,
+  type Registry,
+  Rng,
+  writeFileAtomic,
+} from '@genview/core';
+import { validateRunConfig } from '../config/load';
+import type { RunConfig } from '../config/schema';
+import { loadModelState } from '../trainer/checkpoint';
+import { namespacedVariables } from '../trainer/named-variables';
+import { withInputShape } from './framework-ref';
+
+/** The run config a training run leaves in its outDir, with the framework's input shape filled in. */
+export const RUN_CONFIG_FILE = 'config.json';
+
+const ACCEPTED = '"checkpoint:<run directory>" (the encoder of a trained run) or "random:<seed>" (this config\'s framework, freshly initialised)';
+
+export interface RunnerServicesOptions {
+  /** The run asking: its framework is the one `random:<seed>` builds. */
+  config: RunConfig;
+  /** The images the extractors will see; a checkpoint trained on other images is refused. */
+  imageShape: ImageShape;
+  registry: Registry;
+  events: EventBus;
+}
+
+export interface RunnerServices extends PluginServices {
+  featureExtractor(name: string): Promise<FeatureExtractor>;
+  /** Frees every network built for an extractor; extractors handed out stop working. */
+  dispose(): void;
+}
+
+/**
+ * Writes the config a run used, with the framework's input shape resolved, so a later process can
+ * rebuild the exact network around the run's checkpoint without loading its dataset. JSON is YAML, so
+ * the file also works as `genview train --config`.
+ */
+export async function saveRunConfig(outDir: string, config: RunConfig, framework: PluginRef): Promise<void> {
+  mkdirSync(outDir, { recursive: true });
+  await writeFileAtomic(join(outDir, RUN_CONFIG_FILE), `${JSON.stringify({ ...config, framework }, null, 2)}\n`);
+}
+
+/** The config a run saved: config.json, else the `config` in results.json (runs older than config.json). */
+export function readRunConfig(runDir: string): RunConfig {
+  const configPath = join(runDir, RUN_CONFIG_FILE);
+  const resultsPath = join(runDir, 'results.json');
+  let raw: unknown;
+  let source: string;
+  if (existsSync(configPath)) {
+    source = configPath;
+    raw = parseJson(configPath);
+  } else if (existsSync(resultsPath)) {
+    source = resultsPath;
+    raw = (parseJson(resultsPath) as { config?: unknown }).config;
+  } else {
+    throw new GenviewError('NOT_FOUND', `${runDir} holds neither ${RUN_CONFIG_FILE} nor results.json, so its network cannot be rebuilt.`, {
+      where: runDir,
+      fix: 'point checkpoint:<dir> at the outDir of a `genview train` run.',
+    });
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new GenviewError('UNREADABLE_FILE', 'the file holds no run config object.', { where: source, fix: 'train the run again, or restore the file.' });
+  }
+  return validateRunConfig(raw as Record<string, unknown>, source);
+}
+
+function parseJson(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new GenviewError('UNREADABLE_FILE', 'the file is not valid JSON.', { where: path, fix: 'train the run again, or restore the file.', cause: error });
+  }
+}
+
+function savedInputShape(ref: unknown): ImageShape | undefined {
+  const shape = typeof ref === 'object' && ref !== null ? (ref as { inputShape?: unknown }).inputShape : undefined;
+  return Array.isArray(shape) && shape.length === 3 && shape.every((d) => Number.isInteger(d) && d > 0) ? (shape as ImageShape) : undefined;
+}
+
+/**
+ * The runner's answer to `context.services.featureExtractor(name)`: frozen encoders (inference mode,
+ * never handed to an optimizer) with patch tokens where the backbone has a spatial map. Each name is
+ * built once and shared by every plugin that asks for it.
+ */
+export function createRunnerServices(options: RunnerServicesOptions): RunnerServices {
+  const { registry, events, imageShape } = options;
+  const built = new Map<string, Promise<Framework>>();
+  const frameworks: Framework[] = [];
+
+  const createFramework = async (ref: PluginRef, shape: ImageShape, seed: number, where: string): Promise<Framework> => {
+    const framework = await registry.create('framework', withInputShape(registry, ref, shape), { rng: new Rng(seed), events, path: where });
+    frameworks.push(framework);
+    return framework;
+  };
+
+  const fromCheckpoint = async (name: string, dir: string): Promise<Framework> => {
+    const runDir = resolve(dir);
+    const config = readRunConfig(runDir);
+    const shape = savedInputShape(config.framework) ?? imageShape;
+    if (shape.join('x') !== imageShape.join('x')) {
+      throw new GenviewError('BAD_SHAPE', `the encoder of ${runDir} was trained on [${shape.join(', ')}] images, these are [${imageShape.join(', ')}].`, {
+        where: name,
+        fix: 'use an encoder trained on images of this size and channel count.',
+      });
+    }
+    const framework = await createFramework(config.framework as PluginRef, shape, config.seed, `services.${name}`);
+    const meta = loadModelState(runDir, namespacedVariables(framework.stateModules()));
+    events.log('services', `feature extractor ${name}: ${framework.name} at step ${meta.step}`);
+    return framework;
+  };
+
+  const build = (name: string): Promise<Framework> => {
+    const colon = name.indexOf(':');
+    const kind = colon > 0 ? name.slice(0, colon) : '';
+    const arg = colon > 0 ? name.slice(colon + 1) : '';
+    if (kind === 'checkpoint' && arg.length > 0) return fromCheckpoint(name, arg);
+    if (kind === 'random' && /^\d+$/.test(arg)) {
+      return createFramework(options.config.framework as PluginRef, imageShape, Number(arg), `services.${name}`);
+    }
+    throw new GenviewError('NOT_FOUND', `no feature extractor named "${name}".`, {
+      where: 'services.featureExtractor',
+      fix: `name one as ${ACCEPTED}.`,
+    });
+  };
+
+  return {
+    async featureExtractor(name: string): Promise<FeatureExtractor> {
+      let framework = built.get(name);
+      if (!framework) {
+        framework = build(name);
+        built.set(name, framework);
+        // A failed build is not cached, so a corrected file can be retried in the same process.
+        framework.catch(() => built.delete(name));
+      }
+      return (await framework).encoder();
+    },
+    dispose(): void {
+      for (const framework of frameworks.splice(0)) framework.dispose();
+      built.clear();
+    },
+  };
+}
