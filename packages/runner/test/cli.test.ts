@@ -3,19 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '@genview/runner';
 import { describe, expect, it } from 'vitest';
+import { sink } from './output-sink';
 
-/** A stand-in for stdout/stderr that keeps what was written. */
-function sink(): NodeJS.WriteStream & { text: () => string } {
-  let buffer = '';
-  return {
-    isTTY: false,
-    write(chunk: string | Uint8Array) {
-      buffer += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-      return true;
-    },
-    text: () => buffer,
-  } as unknown as NodeJS.WriteStream & { text: () => string };
-}
 
 describe('genview CLI', () => {
   it('lists every plugin kind with options and defaults', async () => {

@@ -19,6 +19,7 @@ import {
   trainFromConfig,
 } from '@genview/runner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sink } from './output-sink';
 
 // The tiny random-weight pipeline of @genview/views' tests (see generate.test.ts).
 const PIPELINE = fileURLToPath(new URL('../../views/test/fixtures/tiny-random-unclip', import.meta.url));
@@ -54,18 +55,6 @@ function config(root: string, extra: Record<string, unknown> = {}): RunConfig {
   });
 }
 
-/** A stand-in for stdout/stderr that keeps what was written. */
-function sink(): NodeJS.WriteStream & { text: () => string } {
-  let buffer = '';
-  return {
-    isTTY: false,
-    write(chunk: string | Uint8Array) {
-      buffer += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-      return true;
-    },
-    text: () => buffer,
-  } as unknown as NodeJS.WriteStream & { text: () => string };
-}
 
 /** Trains one config; returns the result and the per-step losses. */
 async function train(run: RunConfig) {
