@@ -11,6 +11,15 @@ export { loadRunConfig, validateRunConfig, applyOverride, parseYaml } from './co
 export { createRegistry, frameworkPlugins } from './registry';
 export { trainFromConfig, evaluateEncoder, type TrainRunResult, type EncoderResults } from './run/train';
 export { evaluateFromConfig } from './run/evaluate';
+export {
+  fineTuneSemiSupervised,
+  fineTuneEvalResult,
+  type FineTuneSettings,
+  type FineTuneParts,
+  type FineTuneResult,
+} from './finetune/fine-tune';
+export { linearClassifier } from './finetune/linear-classifier';
+export { fineTuneEvaluation, fineTuneTrained, fineTuneFromScratch, onlineBackbone, backboneRefOf, type FineTuneRun } from './run/finetune';
 export { generateFromConfig, withBundledModel, type GenerateRunOptions, type GenerateRunResult } from './run/generate';
 export { buildViewPipelines } from './run/views';
 export {

@@ -83,6 +83,27 @@ export const runConfigSchema = z
         /** The monitoring kNN during training uses this many train/test images. */
         monitorTrain: z.number().int().positive().default(10000),
         monitorTest: z.number().int().positive().default(2000),
+        /**
+         * Semi-supervised fine-tuning of the whole backbone (not frozen) on labelled fractions of train;
+         * off unless set, since it trains one network per fraction (and one more per baseline).
+         */
+        finetune: z
+          .object({
+            fractions: z.array(z.number().gt(0).lte(1)).nonempty().default([0.01, 0.1]),
+            steps: z.number().int().positive().default(500),
+            batchSize: z.number().int().positive().default(64),
+            lr: z.number().positive().default(0.1),
+            /** Label-preserving augmentations for the labelled batches. */
+            augment: z
+              .array(pluginRefSchema)
+              .default([
+                { name: 'random-resized-crop', scale: [0.5, 1], ratio: [0.75, 4 / 3] },
+                { name: 'horizontal-flip', p: 0.5 },
+              ]),
+            evalBatchSize: z.number().int().positive().default(500),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ evaluators: ['knn', 'linear-probe'], baselines: true, monitorTrain: 10000, monitorTest: 2000 }),

@@ -3,6 +3,7 @@ import type { RunConfig } from '../config/schema';
 import { createRegistry } from '../registry';
 import { loadModelState } from '../trainer/checkpoint';
 import { namespacedVariables } from '../trainer/named-variables';
+import { fineTuneTrained } from './finetune';
 import { type EncoderResults, evaluateEncoder, withInputShape } from './train';
 
 /** `genview eval`: loads the last checkpoint of a run and evaluates its encoder. */
@@ -21,6 +22,8 @@ export async function evaluateFromConfig(config: RunConfig, options: { events?: 
   const meta = loadModelState(dir, namespacedVariables(framework.stateModules()));
   events.log('eval', `loaded ${framework.name} from ${dir} (step ${meta.step})`);
   const results = await evaluateEncoder(framework.name, framework.encoder(), { train, test }, config, registry, events);
+  const fineTuned = await fineTuneTrained({ config, registry, events, imageShape: train.info.imageShape, data: { train, test } }, framework);
+  if (fineTuned) results.results.push(fineTuned);
   framework.dispose();
   return results;
 }

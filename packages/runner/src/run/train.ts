@@ -20,6 +20,7 @@ import { cachedFeatures, rawPixelFeatures } from '@genview/eval';
 import type { RunConfig } from '../config/schema';
 import { buildBackbone, backboneFeatures } from '../frameworks/parts';
 import { createRegistry } from '../registry';
+import { backboneRefOf, fineTuneFromScratch, fineTuneTrained } from './finetune';
 import { type TrainSummary, Trainer } from '../trainer/trainer';
 import { withInputShape } from './framework-ref';
 import { withBundledModel } from './generate';
@@ -172,13 +173,18 @@ async function trainAndEvaluate(config: RunConfig, options: TrainRunOptions, par
   trainer.dispose();
 
   const data = { train: fullTrain, test };
-  const evaluations = [await evaluateEncoder(framework.name, framework.encoder(), data, config, registry, events)];
+  const finetuning = { config, registry, events, imageShape: shape, data };
+  const trained = await evaluateEncoder(framework.name, framework.encoder(), data, config, registry, events);
+  const trainedFineTune = await fineTuneTrained(finetuning, framework);
+  if (trainedFineTune) trained.results.push(trainedFineTune);
+  const evaluations = [trained];
   if (config.eval.baselines) {
-    const frameworkRef = (typeof config.framework === 'string' ? { name: config.framework } : config.framework) as Record<string, unknown>;
-    const backboneRef = (frameworkRef.backbone ?? 'small-cnn') as PluginRef;
-    const random = await buildBackbone({ rng: new Rng(config.seed).fork('random-baseline'), events, registry, path: 'baseline' }, backboneRef, shape, 'baseline.backbone');
-    evaluations.push(await evaluateEncoder('random encoder', backboneFeatures(random), data, config, registry, events));
+    const random = await buildBackbone({ rng: new Rng(config.seed).fork('random-baseline'), events, registry, path: 'baseline' }, backboneRefOf(config), shape, 'baseline.backbone');
+    const randomResults = await evaluateEncoder('random encoder', backboneFeatures(random), data, config, registry, events);
     random.dispose();
+    const scratch = await fineTuneFromScratch(finetuning);
+    if (scratch) randomResults.results.push(scratch);
+    evaluations.push(randomResults);
     evaluations.push(await evaluateEncoder('raw pixels', rawPixelFeatures(train), data, config, registry, events));
   }
   framework.dispose();
