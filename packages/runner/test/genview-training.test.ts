@@ -18,6 +18,7 @@ import {
   runConfigSchema,
   trainFromConfig,
 } from '@genview/runner';
+import { ViewStore } from '@genview/views';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sink } from './output-sink';
 
@@ -108,6 +109,25 @@ describe('GenView training from a config', () => {
     expect((await loadForegroundDirection(fg)).vector).toEqual(fit.direction.vector);
   }, 120_000);
 
+  it('generate resolves the adaptive strategy\'s encoder through the runner and records each level', async () => {
+    const adaptive = config(root, {
+      generate: {
+        ...config(root).generate,
+        conditioning: { name: 'genview-adaptive-noise', strategy: 'adaptive', encoder: 'random:0', direction: fg },
+        store: join(root, 'views-adaptive'),
+        viewsPerImage: 1,
+      },
+    });
+    const result = await generateFromConfig(adaptive);
+    expect(result.viewsWritten).toBe(IMAGES);
+    const store = await ViewStore.open(result.store);
+    const levels = new Set<number>();
+    for (const index of [0, 5, 11, 23]) {
+      levels.add((await store.readView(index, 0)).params.noiseLevel as number);
+    }
+    for (const level of levels) expect([0, 100, 200, 300, 400]).toContain(level);
+  }, 120_000);
+
   it('trains on stored generated views with quality weights: finite losses and weights, metrics written', async () => {
     expect(run.views.generated?.probability).toBe(1);
     const { result, losses } = await genviewRun();
@@ -123,6 +143,14 @@ describe('GenView training from a config', () => {
 
     const metrics = readFileSync(join(run.outDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
     expect(metrics.map((m) => m.step)).toEqual([1, 2, 3]);
+    // The pair weights of every logged step, for the report's histogram: batch 8, mean 1 (N·score/Σscore).
+    const weights = readFileSync(join(run.outDir, 'quality-weights.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    expect(weights.map((w) => w.step)).toEqual([1, 2, 3]);
+    for (const { weights: w } of weights) {
+      expect(w).toHaveLength(8);
+      expect(w.reduce((a: number, b: number) => a + b, 0) / 8).toBeCloseTo(1, 3);
+    }
+    expect(existsSync(join(root, 'plain', 'run', 'quality-weights.jsonl'))).toBe(false);
     const knn = result.evaluations[0]?.results[0];
     expect(knn?.evaluator).toBe('knn');
     for (const value of Object.values(knn?.metrics ?? {})) expect(Number.isFinite(value)).toBe(true);

@@ -16,6 +16,7 @@ import { ViewStore, type ViewToStore, configHash } from '@genview/views';
 import { tinyUnclipPath } from '@genview/model-tiny-unclip';
 import type { RunConfig } from '../config/schema';
 import { createRegistry } from '../registry';
+import { type RunnerServices, createRunnerServices } from './services';
 import { firstItems } from './subset';
 
 export interface GenerateRunOptions {
@@ -65,6 +66,25 @@ export async function generateFromConfig(config: RunConfig, options: GenerateRun
   const root = new Rng(config.seed);
   const context = { rng: root, events: events ?? new EventBus() };
   const dataset = firstItems(await registry.create('dataset', config.data.train as PluginRef, { ...context, path: 'data.train' }), settings.limit);
+  // The adaptive strategy names its frozen encoder (checkpoint:<run dir>, random:<seed>); the runner resolves it.
+  const services = createRunnerServices({ config, imageShape: dataset.info.imageShape, registry, events: context.events });
+  try {
+    return await generateWithServices(config, options, registry, { ...context, services }, dataset);
+  } finally {
+    services.dispose();
+  }
+}
+
+async function generateWithServices(
+  config: RunConfig,
+  options: GenerateRunOptions,
+  registry: Registry,
+  context: { rng: Rng; events: EventBus; services: RunnerServices },
+  dataset: Dataset,
+): Promise<GenerateRunResult> {
+  const events = options.events;
+  const settings = config.generate;
+  const root = context.rng;
   const conditioning = await registry.create('conditioning', settings.conditioning as PluginRef, { ...context, path: 'generate.conditioning' });
   const generator = await registry.create('generator', withBundledModel(settings.generator as PluginRef), { ...context, path: 'generate.generator' });
   const storeDir = settings.store ?? `${config.outDir}/views`;

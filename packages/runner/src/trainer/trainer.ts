@@ -87,6 +87,8 @@ export class Trainer {
   private readonly state: ModuleVariable[];
   private readonly optimizer: Optimizer;
   private readonly log?: JsonlLog;
+  /** The pair weights of every logged step, for the report's quality-weight histogram. */
+  private readonly qualityLog?: JsonlLog;
   private readonly augmentRoot: Rng;
   private readonly generatedRoot: Rng;
   private startStep = 0;
@@ -116,6 +118,7 @@ export class Trainer {
     if (options.outDir) {
       mkdirSync(options.outDir, { recursive: true });
       this.log = new JsonlLog(join(options.outDir, 'metrics.jsonl'));
+      if (options.quality) this.qualityLog = new JsonlLog(join(options.outDir, 'quality-weights.jsonl'));
     }
   }
 
@@ -153,11 +156,13 @@ export class Trainer {
     let windowImages = 0;
     let imagesPerSecond = 0;
     for (let step = this.startStep; step < totalSteps; step++) {
-      const { loss, gradNorm } = await this.step(step);
+      const isLast = step === totalSteps - 1;
+      const logged = (step + 1) % logEvery === 0 || isLast;
+      const { loss, gradNorm, weights } = await this.step(step, logged);
       finalLoss = loss;
       windowImages += batchSize;
-      const isLast = step === totalSteps - 1;
-      if ((step + 1) % logEvery === 0 || isLast) {
+      if (weights) this.qualityLog?.write({ step: step + 1, weights: Array.from(weights, (w) => Number(w.toPrecision(5))) });
+      if (logged) {
         const seconds = (performance.now() - windowStart) / 1000;
         imagesPerSecond = windowImages / seconds;
         const values: Record<string, number> = {
@@ -183,8 +188,8 @@ export class Trainer {
     return { steps: totalSteps - this.startStep, startStep: this.startStep, finalLoss, imagesPerSecond, seconds };
   }
 
-  /** One optimizer step; returns the loss value. */
-  async step(step: number): Promise<{ loss: number; gradNorm?: number }> {
+  /** One optimizer step; returns the loss value, and the pair weights when `keepWeights` and a quality scorer is set. */
+  async step(step: number, keepWeights = false): Promise<{ loss: number; gradNorm?: number; weights?: Float32Array }> {
     const { data, views: pipelines, framework, quality } = this.options;
     const indices = this.order.indices(step);
     const batch = await data.read(indices);
@@ -230,13 +235,14 @@ export class Trainer {
     const loss = (await value.data())[0];
     value.dispose();
     for (const v of views) v.dispose();
+    const kept = keepWeights && weights ? ((await weights.data()) as Float32Array) : undefined;
     weights?.dispose();
     if (!Number.isFinite(loss)) {
       throw new GenviewError('BAD_INPUT', `the loss became ${loss} at step ${step}.`, {
         fix: 'lower trainer.lr, set trainer.gradClipNorm, or check the inputs for NaNs.',
       });
     }
-    return { loss, gradNorm };
+    return { loss, gradNorm, weights: kept };
   }
 
   /**

@@ -1,0 +1,164 @@
+// The GenView ablation from one command: npm run experiment:genview
+//
+// On a subset of Fashion-MNIST with our own tiny unCLIP, at equal budget and for every seed:
+//   baseline (handcrafted views) / + generated views, fixed noise / + adaptive noise / + quality weights (= GenView)
+// for MoCo v2 and SimCLR. Steps, each skipped when its output is already there (so a rerun resumes):
+//   1. a short SimCLR run whose frozen encoder serves adaptive noise and the quality scorer;
+//   2. `genview fit-foreground` with that encoder;
+//   3. `genview generate` twice: fixed noise level, and GenView's adaptive level per image;
+//   4. `genview train` for every arm and seed;
+//   5. `genview report` over all runs, plus a markdown table on stdout and in <out>/table.md.
+// Knobs (environment): GV_OUT (runs/genview-ablation), GV_TRAIN (6000 images), GV_STEPS (100), GV_BATCH (128),
+// GV_SEEDS (3), GV_FRAMEWORKS (moco-v2,simclr), GV_FIXED_LEVEL (200), GV_GEN_STEPS (10), GV_ENCODER_STEPS (150).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const cli = join(root, 'packages/runner/dist/cli.js');
+const base = join(root, 'examples/configs/genview-ablation.yaml');
+const env = (name, fallback) => process.env[name] ?? fallback;
+const out = resolve(env('GV_OUT', 'runs/genview-ablation'));
+const trainImages = Number(env('GV_TRAIN', 6000));
+const steps = Number(env('GV_STEPS', 100));
+const batch = Number(env('GV_BATCH', 128));
+const seeds = Array.from({ length: Number(env('GV_SEEDS', 3)) }, (_, i) => i);
+const frameworks = env('GV_FRAMEWORKS', 'moco-v2,simclr').split(',');
+const fixedLevel = Number(env('GV_FIXED_LEVEL', 200));
+const generationSteps = Number(env('GV_GEN_STEPS', 10));
+const encoderSteps = Number(env('GV_ENCODER_STEPS', 150));
+
+if (!existsSync(cli)) {
+  console.error(`${cli} is missing: build first (npm run experiment:genview builds, then runs this script).`);
+  process.exit(1);
+}
+mkdirSync(out, { recursive: true });
+
+function genview(args) {
+  console.log(`$ genview ${args.join(' ')}`);
+  execFileSync(process.execPath, [cli, ...args], { stdio: 'inherit', cwd: root });
+}
+
+const shared = [`--set`, `data.train.limit=${trainImages}`, `--set`, `trainer.batchSize=${batch}`];
+
+// Each framework with the optimizer its paper uses (SimCLR: LARS; MoCo v2: SGD), scaled by batch/256.
+const FRAMEWORKS = {
+  simclr: {
+    framework: '{name: simclr, backbone: small-cnn, projector: {name: mlp-projector, hiddenDim: 512, outDim: 128}, loss: {name: nt-xent, temperature: 0.2}}',
+    optimizer: '{name: lars, momentum: 0.9, weightDecay: 1.0e-6}',
+    lr: 0.6,
+  },
+  'moco-v2': {
+    framework: '{name: moco-v2, backbone: small-cnn, queueSize: 2048}',
+    optimizer: '{name: sgd, momentum: 0.9, weightDecay: 5.0e-4}',
+    lr: 0.06,
+  },
+};
+
+// 1. The frozen encoder of adaptive noise and of the quality scorer.
+const encoderDir = join(out, 'frozen-encoder');
+if (!existsSync(join(encoderDir, 'results.json'))) {
+  genview(['train', '--config', base, ...shared, '--set', `outDir=${encoderDir}`, '--set', `trainer.steps=${encoderSteps}`,
+    '--set', `framework=${FRAMEWORKS.simclr.framework}`, '--set', `optimizer=${FRAMEWORKS.simclr.optimizer}`, '--set', `trainer.lr=${FRAMEWORKS.simclr.lr}`,
+    '--set', 'seed=100']);
+}
+const encoder = `checkpoint:${encoderDir}`;
+
+// 2. GenView's foreground direction from that encoder's patch tokens.
+const direction = join(out, 'foreground.safetensors');
+if (!existsSync(direction)) genview(['fit-foreground', '--config', base, ...shared, '--encoder', encoder, '--out', direction, '--images', '2000']);
+
+// 3. One generated view per training image, at a fixed level and at the adaptive level.
+const stores = {
+  fixed: { dir: join(out, 'views-fixed'), conditioning: `{name: genview-adaptive-noise, strategy: fixed, level: ${fixedLevel}}` },
+  adaptive: { dir: join(out, 'views-adaptive'), conditioning: `{name: genview-adaptive-noise, strategy: adaptive, encoder: '${encoder}', direction: '${direction}'}` },
+};
+for (const store of Object.values(stores)) {
+  genview(['generate', '--config', base, ...shared, '--set', `outDir=${store.dir}`, '--set', `generate.store=${store.dir}`,
+    '--set', `generate.generator.steps=${generationSteps}`, '--set', `generate.conditioning=${store.conditioning}`]);
+}
+
+// 4. The arms.
+const ARMS = [
+  { key: 'baseline', label: 'baseline', sets: [] },
+  { key: 'fixed', label: '+ generated (fixed noise)', sets: [`views.generated={generator: {name: view-store, dir: '${stores.fixed.dir}'}, probability: 1}`] },
+  { key: 'adaptive', label: '+ adaptive noise', sets: [`views.generated={generator: {name: view-store, dir: '${stores.adaptive.dir}'}, probability: 1}`] },
+  {
+    key: 'genview',
+    label: '+ quality (GenView)',
+    sets: [
+      `views.generated={generator: {name: view-store, dir: '${stores.adaptive.dir}'}, probability: 1}`,
+      `quality={name: genview-fg-bg, encoder: '${encoder}', direction: '${direction}'}`,
+    ],
+  },
+];
+const reportArms = [];
+for (const name of frameworks) {
+  const f = FRAMEWORKS[name];
+  if (!f) throw new Error(`GV_FRAMEWORKS: unknown framework ${name}; choose from ${Object.keys(FRAMEWORKS).join(', ')}`);
+  for (const arm of ARMS) {
+    const runs = [];
+    for (const seed of seeds) {
+      const dir = join(out, `${name}-${arm.key}-seed${seed}`);
+      runs.push(dir);
+      if (existsSync(join(dir, 'results.json'))) continue;
+      genview(['train', '--config', base, ...shared, '--set', `outDir=${dir}`, '--set', `seed=${seed}`, '--set', `trainer.steps=${steps}`,
+        '--set', `framework=${f.framework}`, '--set', `optimizer=${f.optimizer}`, '--set', `trainer.lr=${f.lr}`,
+        ...arm.sets.flatMap((s) => ['--set', s])]);
+    }
+    reportArms.push({ name: `${name} ${arm.label}`, runs });
+  }
+}
+
+// 5. The report page and a table for the note.
+const metric = (dir, key) => {
+  const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
+  for (const r of results.evaluations[0].results) if (key in r.metrics) return r.metrics[key];
+  return Number.NaN;
+};
+const stats = (values) => {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const sd = values.length > 1 ? Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1)) : 0;
+  return `${(100 * mean).toFixed(2)} ± ${(100 * sd).toFixed(2)}`;
+};
+const lines = ['| arm | kNN top-1 (k=20) | linear probe top-1 |', '|---|---|---|'];
+for (const arm of reportArms) {
+  lines.push(`| ${arm.name} | ${stats(arm.runs.map((d) => metric(d, 'knn_top1@20')))} | ${stats(arm.runs.map((d) => metric(d, 'linear_top1')))} |`);
+}
+const table = `${lines.join('\n')}\n\n${seeds.length} seeds, ${steps} steps of batch ${batch} on ${trainImages} Fashion-MNIST training images; test: first 2000 test images.\n`;
+writeFileSync(join(out, 'table.md'), table);
+console.log(`\n${table}`);
+
+// Every pair weight the quality-weighted runs logged (quality-weights.jsonl, one line per logged step).
+const qualityWeights = [];
+for (const name of frameworks) {
+  const values = [];
+  for (const seed of seeds) {
+    const file = join(out, `${name}-genview-seed${seed}`, 'quality-weights.jsonl');
+    if (!existsSync(file)) continue;
+    for (const line of readFileSync(file, 'utf8').split('\n')) if (line.trim()) values.push(...JSON.parse(line).weights);
+  }
+  if (values.length === 0) continue;
+  const file = join(out, `${name}-quality-weights.json`);
+  writeFileSync(file, JSON.stringify(values));
+  qualityWeights.push({ name: `${name} genview-fg-bg weights`, file });
+}
+
+const spec = {
+  title: 'GenView ablation on Fashion-MNIST (tiny unCLIP views)',
+  arms: reportArms,
+  metrics: ['knn_top1@20', 'knn_top1@200', 'linear_top1'],
+  viewStores: [
+    { name: `fixed noise level ${fixedLevel}`, dir: stores.fixed.dir, images: 8 },
+    { name: 'adaptive noise level (GenView)', dir: stores.adaptive.dir, images: 8 },
+  ],
+  qualityWeights,
+  notes:
+    `Equal budget per arm: ${steps} steps of batch ${batch} on the first ${trainImages} training images, ${seeds.length} seeds. ` +
+    `Generated views: our tiny unCLIP, DDIM ${generationSteps} steps, guidance 3, one view per image; in every pair one view starts ` +
+    `from the generated image. The frozen encoder of adaptive noise and quality weights is a ${encoderSteps}-step SimCLR run (seed 100).`,
+};
+const specFile = join(out, 'report.json');
+writeFileSync(specFile, `${JSON.stringify(spec, null, 2)}\n`);
+genview(['report', '--spec', specFile, '--out', join(out, 'report.html')]);
