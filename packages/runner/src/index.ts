@@ -22,6 +22,10 @@ export { linearClassifier } from './finetune/linear-classifier';
 export { fineTuneEvaluation, fineTuneTrained, fineTuneFromScratch, onlineBackbone, backboneRefOf, type FineTuneRun } from './run/finetune';
 export { generateFromConfig, withBundledModel, type GenerateRunOptions, type GenerateRunResult } from './run/generate';
 export { buildViewPipelines } from './run/views';
+export { enqueueGenerate, type EnqueueGenerateOptions, type EnqueueGenerateResult } from './queue/coordinator';
+export { runGenerateWorker, type GenerateWorkerOptions, type GenerateWorkerHandle, type ShardJobResult } from './queue/worker';
+export { GENERATE_QUEUE, createQueueClient, parseQueueUrl, type QueueAddress, type QueueConnection } from './queue/connection';
+export type { DeadLetter, DeadLetterReport } from './queue/dead-letter';
 export {
   createRunnerServices,
   readRunConfig,

@@ -7,6 +7,9 @@ import { evaluateFromConfig } from '../run/evaluate';
 import { DEFAULT_FIT_IMAGES, type FitForegroundRunResult, fitForegroundFromConfig } from '../run/fit-foreground';
 import { type GenerateRunResult, generateFromConfig } from '../run/generate';
 import { type TrainRunResult, trainFromConfig } from '../run/train';
+import { enqueueGenerate } from '../queue/coordinator';
+import { formatDeadLetters } from '../queue/dead-letter';
+import { parseCount, runGenerateWorker, untilSignal } from '../queue/worker';
 import { formatPluginList } from './plugins-command';
 import { renderProgress } from './progress';
 import { formatResultsTable } from './results-table';
@@ -16,7 +19,8 @@ const HELP = `genview — self-supervised learning with generative views
 Usage:
   genview train   [--config run.yaml] [--set path=value ...] [--resume] [--plain]
   genview eval    [--config run.yaml] [--set path=value ...] [--checkpoint DIR]
-  genview generate [--config run.yaml] [--set generate.viewsPerImage=2 ...] [--overwrite]
+  genview generate [--config run.yaml] [--set generate.viewsPerImage=2 ...] [--overwrite] [--queue redis://host:port [--attempts 3]]
+  genview worker  --queue redis://host:port [--concurrency 1] [--lock-ms 30000]
   genview fit-foreground [--config run.yaml] --encoder checkpoint:runs/x --out fg.safetensors [--images ${DEFAULT_FIT_IMAGES}]
   genview report   --spec report.yaml --out report.html
   genview plugins [KIND | NAME | PACKAGE]
@@ -26,6 +30,11 @@ Options:
   --set path=value    override one field, e.g. --set trainer.epochs=5 --set framework.name=byol
   --resume            continue from the last checkpoint in outDir
   --overwrite         generate: delete the view store first instead of resuming it
+  --queue URL         generate: enqueue one job per pending shard on Redis (BullMQ) and wait for workers;
+                      worker: take shard jobs from that queue until SIGTERM/SIGINT (needs \`npm install bullmq ioredis\`)
+  --attempts N        generate --queue: tries per shard before it goes to the dead-letter report (default 3)
+  --concurrency N     worker: shards generated at once (default 1)
+  --lock-ms MS        worker: job lock; a killed worker's shard is retried after about this long (default 30000)
   --encoder NAME      fit-foreground: checkpoint:<run dir> (a trained run's encoder) or random:<seed>
   --out FILE          fit-foreground: where to write the foreground direction (safetensors)
   --images N          fit-foreground: fit on the first N images of data.train (default ${DEFAULT_FIT_IMAGES})
@@ -54,6 +63,10 @@ export async function main(argv: string[], out: NodeJS.WriteStream = process.std
         encoder: { type: 'string' },
         out: { type: 'string', short: 'o' },
         images: { type: 'string' },
+        queue: { type: 'string' },
+        attempts: { type: 'string' },
+        concurrency: { type: 'string' },
+        'lock-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -84,6 +97,21 @@ export async function main(argv: string[], out: NodeJS.WriteStream = process.std
       }
       case 'generate': {
         const config = loadRunConfig({ path: values.config, overrides: values.set });
+        if (values.queue) {
+          const stopQueued = renderProgress(events, { stream: out, plain: values.plain });
+          let queued: Awaited<ReturnType<typeof enqueueGenerate>>;
+          try {
+            queued = await enqueueGenerate(config, { connection: values.queue, events, overwrite: values.overwrite, attempts: parseCount('--attempts', values.attempts, 3) });
+          } finally {
+            stopQueued();
+          }
+          out.write(
+            `\nview store ${queued.store}: ${queued.shardsCompleted} shards completed by workers this run (${queued.shardsTotal} in all, ${queued.shardsEnqueued} enqueued) in ${queued.seconds.toFixed(1)} s\n`,
+          );
+          if (queued.deadLetters.length === 0) return 0;
+          err.write(`genview: ${formatDeadLetters({ store: queued.store, queue: '', storeHash: queued.storeHash, jobs: queued.deadLetters }, queued.deadLetterFile ?? '')}`);
+          return 3;
+        }
         const stop = renderProgress(events, { stream: out, plain: values.plain });
         let result: GenerateRunResult;
         try {
@@ -95,6 +123,30 @@ export async function main(argv: string[], out: NodeJS.WriteStream = process.std
         out.write(
           `\nview store ${result.store}: ${result.shardsWritten} shards written this run (${result.shardsTotal} in all), ${result.viewsWritten} views in ${result.seconds.toFixed(1)} s (${rate.toFixed(1)} views/s)\n`,
         );
+        return 0;
+      }
+      case 'worker': {
+        if (!values.queue) {
+          throw new GenviewError('INVALID_CONFIG', 'worker needs --queue.', { fix: 'e.g. genview worker --queue redis://localhost:6379 --concurrency 1' });
+        }
+        const stopWorker = renderProgress(events, { stream: out, plain: true });
+        try {
+          const worker = await runGenerateWorker({
+            connection: values.queue,
+            events,
+            concurrency: parseCount('--concurrency', values.concurrency, 1),
+            lockDurationMs: parseCount('--lock-ms', values['lock-ms'], 30_000),
+            stalledIntervalMs: parseCount('--lock-ms', values['lock-ms'], 30_000),
+          });
+          out.write(`worker: taking shard jobs from ${values.queue}; SIGTERM or Ctrl-C stops it after the current shard.\n`);
+          const signal = await untilSignal();
+          out.write(`worker: ${signal}: finishing the current shard, then exiting.\n`);
+          // A second signal abandons the shard: its lock expires and another worker runs it again.
+          const force = untilSignal().then(() => worker.close(true));
+          await Promise.race([worker.close(), force]);
+        } finally {
+          stopWorker();
+        }
         return 0;
       }
       case 'fit-foreground': {

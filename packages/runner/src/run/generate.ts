@@ -12,11 +12,11 @@ import {
   selectBackend,
   tf,
 } from '@genview/core';
-import { ViewStore, type ViewToStore, configHash } from '@genview/views';
+import { type StoreMetaInput, ViewStore, type ViewToStore, type WriteShardResult, configHash } from '@genview/views';
 import { tinyUnclipPath } from '@genview/model-tiny-unclip';
 import type { RunConfig } from '../config/schema';
 import { createRegistry } from '../registry';
-import { type RunnerServices, createRunnerServices } from './services';
+import { createRunnerServices } from './services';
 import { firstItems } from './subset';
 
 export interface GenerateRunOptions {
@@ -58,48 +58,10 @@ function toPixels(image: Tensor3D): Uint8Array {
  * shard has the same bytes as an uninterrupted run.
  */
 export async function generateFromConfig(config: RunConfig, options: GenerateRunOptions = {}): Promise<GenerateRunResult> {
-  const registry = options.registry ?? createRegistry();
   const events = options.events;
   const settings = config.generate;
-  // Datasets and the conditioning's encoder make tensors; the generator itself runs on onnxruntime.
-  await selectBackend({ events });
-  const root = new Rng(config.seed);
-  const context = { rng: root, events: events ?? new EventBus() };
-  const dataset = firstItems(await registry.create('dataset', config.data.train as PluginRef, { ...context, path: 'data.train' }), settings.limit);
-  // The adaptive strategy names its frozen encoder (checkpoint:<run dir>, random:<seed>); the runner resolves it.
-  const services = createRunnerServices({ config, imageShape: dataset.info.imageShape, registry, events: context.events });
-  try {
-    return await generateWithServices(config, options, registry, { ...context, services }, dataset);
-  } finally {
-    services.dispose();
-  }
-}
-
-async function generateWithServices(
-  config: RunConfig,
-  options: GenerateRunOptions,
-  registry: Registry,
-  context: { rng: Rng; events: EventBus; services: RunnerServices },
-  dataset: Dataset,
-): Promise<GenerateRunResult> {
-  const events = options.events;
-  const settings = config.generate;
-  const root = context.rng;
-  const conditioning = await registry.create('conditioning', settings.conditioning as PluginRef, { ...context, path: 'generate.conditioning' });
-  const generator = await registry.create('generator', withBundledModel(settings.generator as PluginRef), { ...context, path: 'generate.generator' });
-  const storeDir = settings.store ?? `${config.outDir}/views`;
-  const store = await ViewStore.openOrCreate(
-    storeDir,
-    {
-      dataset: dataset.info.name,
-      count: dataset.info.size,
-      viewsPerImage: settings.viewsPerImage,
-      shardSize: settings.shardSize,
-      imageShape: dataset.info.imageShape,
-      generator: { name: generator.name, configHash: configHash({ generator: settings.generator, conditioning: settings.conditioning, seed: config.seed }) },
-    },
-    { overwrite: options.overwrite },
-  );
+  const session = await openGenerateSession(config, options);
+  const { store, dataset } = session;
   const pending = store.pendingShards();
   const total = store.completedShards().length + pending.length;
   const started = performance.now();
@@ -107,17 +69,97 @@ async function generateWithServices(
   let views = 0;
   try {
     for (const shard of pending.slice(0, options.maxShards ?? pending.length)) {
-      const stored = await generateShard(store, shard, dataset, conditioning, generator, root, settings.batchSize, settings.viewsPerImage);
-      await store.writeShard(shard, stored);
+      views += (await session.writeShard(shard)).views;
       written++;
-      views += stored.length;
       const done = Math.min(dataset.info.size, (total - pending.length + written) * settings.shardSize);
       events?.emit('progress', { task: 'generate', done: done * settings.viewsPerImage, total: dataset.info.size * settings.viewsPerImage, unit: 'views' });
     }
   } finally {
-    await generator.dispose?.();
+    await session.dispose();
   }
-  return { store: storeDir, shardsWritten: written, shardsTotal: total, viewsWritten: views, seconds: (performance.now() - started) / 1000 };
+  return { store: session.storeDir, shardsWritten: written, shardsTotal: total, viewsWritten: views, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * Everything one generate run opens once (dataset, conditioning, generator, store), so that the
+ * single-process loop above and a queue worker (src/queue) write a shard through the same code.
+ */
+export interface GenerateSession {
+  readonly storeDir: string;
+  readonly store: ViewStore;
+  readonly dataset: Dataset;
+  /** Generates one shard's views and writes them atomically (a no-op for a shard already complete). */
+  writeShard(shard: number, onBatch?: (done: number, total: number) => void): Promise<{ views: number; result: WriteShardResult }>;
+  dispose(): Promise<void>;
+}
+
+/** Where `genview generate` writes the store of a config. */
+export function generateStoreDir(config: RunConfig): string {
+  return config.generate.store ?? `${config.outDir}/views`;
+}
+
+/** The store meta of a run: a resumed or queued run must match it field for field. */
+export function generateStoreMeta(config: RunConfig, info: Dataset['info'], generatorName: string): StoreMetaInput {
+  const settings = config.generate;
+  return {
+    dataset: info.name,
+    count: info.size,
+    viewsPerImage: settings.viewsPerImage,
+    shardSize: settings.shardSize,
+    imageShape: info.imageShape,
+    generator: { name: generatorName, configHash: configHash({ generator: settings.generator, conditioning: settings.conditioning, seed: config.seed }) },
+  };
+}
+
+/** data.train limited to generate.limit, as every generate run sees it. */
+export async function openGenerateDataset(config: RunConfig, registry: Registry, events: EventBus | undefined): Promise<{ dataset: Dataset; rng: Rng; events: EventBus }> {
+  // Datasets and the conditioning's encoder make tensors; the generator itself runs on onnxruntime.
+  await selectBackend({ events });
+  const rng = new Rng(config.seed);
+  const bus = events ?? new EventBus();
+  const dataset = firstItems(await registry.create('dataset', config.data.train as PluginRef, { rng, events: bus, path: 'data.train' }), config.generate.limit);
+  return { dataset, rng, events: bus };
+}
+
+export async function openGenerateSession(config: RunConfig, options: Pick<GenerateRunOptions, 'events' | 'registry' | 'overwrite'> = {}): Promise<GenerateSession> {
+  const registry = options.registry ?? createRegistry();
+  const settings = config.generate;
+  const { dataset, rng: root, events } = await openGenerateDataset(config, registry, options.events);
+  const context = { rng: root, events };
+  // The adaptive strategy names its frozen encoder (checkpoint:<run dir>, random:<seed>); the runner resolves it.
+  const services = createRunnerServices({ config, imageShape: dataset.info.imageShape, registry, events });
+  let generator: Generator | undefined;
+  try {
+    const withServices = { ...context, services };
+    const conditioning = await registry.create('conditioning', settings.conditioning as PluginRef, { ...withServices, path: 'generate.conditioning' });
+    generator = await registry.create('generator', withBundledModel(settings.generator as PluginRef), { ...withServices, path: 'generate.generator' });
+    const storeDir = generateStoreDir(config);
+    const store = await ViewStore.openOrCreate(storeDir, generateStoreMeta(config, dataset.info, generator.name), { overwrite: options.overwrite });
+    const gen = generator;
+    return {
+      storeDir,
+      store,
+      dataset,
+      async writeShard(shard, onBatch) {
+        const stored = await generateShard(store, shard, dataset, conditioning, gen, root, settings.batchSize, settings.viewsPerImage, onBatch);
+        return { views: stored.length, result: await store.writeShard(shard, stored) };
+      },
+      async dispose() {
+        try {
+          await gen.dispose?.();
+        } finally {
+          services.dispose();
+        }
+      },
+    };
+  } catch (error) {
+    try {
+      await generator?.dispose?.();
+    } finally {
+      services.dispose();
+    }
+    throw error;
+  }
 }
 
 async function generateShard(
@@ -129,6 +171,7 @@ async function generateShard(
   root: Rng,
   batchSize: number,
   viewsPerImage: number,
+  onBatch?: (done: number, total: number) => void,
 ): Promise<ViewToStore[]> {
   const { start, end } = store.shardRange(shard);
   const out: ViewToStore[] = [];
@@ -167,6 +210,7 @@ async function generateShard(
     } finally {
       batch.images.dispose();
     }
+    onBatch?.(Math.min(at + batchSize, end) - start, end - start);
   }
   return out;
 }
