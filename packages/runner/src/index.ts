@@ -25,7 +25,19 @@ export { buildViewPipelines } from './run/views';
 export { enqueueGenerate, type EnqueueGenerateOptions, type EnqueueGenerateResult } from './queue/coordinator';
 export { runGenerateWorker, type GenerateWorkerOptions, type GenerateWorkerHandle, type ShardJobResult } from './queue/worker';
 export { GENERATE_QUEUE, createQueueClient, parseQueueUrl, type QueueAddress, type QueueConnection } from './queue/connection';
-export type { DeadLetter, DeadLetterReport } from './queue/dead-letter';
+export type { DeadLetter, DeadLetterReport, FailedJob } from './queue/dead-letter';
+export {
+  enqueueEvalSweep,
+  formatEvalSweep,
+  DEFAULT_SWEEP_EVALUATORS,
+  type EnqueueEvalSweepOptions,
+  type EnqueueEvalSweepResult,
+  type EvalSweepReport,
+  type EvalSweepCell,
+  type EvalDeadLetter,
+} from './queue/eval-coordinator';
+export { runEvalWorker, runEvalJob, type EvalWorkerOptions, type EvalWorkerHandle, type EvalJobResult } from './queue/eval-worker';
+export { EVAL_QUEUE, evalResultPath, type EvalJobData, type EvalResultFile } from './queue/eval-job';
 export {
   createRunnerServices,
   readRunConfig,

@@ -8,6 +8,8 @@ import { DEFAULT_FIT_IMAGES, type FitForegroundRunResult, fitForegroundFromConfi
 import { type GenerateRunResult, generateFromConfig } from '../run/generate';
 import { type TrainRunResult, trainFromConfig } from '../run/train';
 import { enqueueGenerate } from '../queue/coordinator';
+import { enqueueEvalSweep, formatEvalDeadLetters, formatEvalSweep } from '../queue/eval-coordinator';
+import { runEvalWorker } from '../queue/eval-worker';
 import { formatDeadLetters } from '../queue/dead-letter';
 import { parseCount, runGenerateWorker, untilSignal } from '../queue/worker';
 import { formatPluginList } from './plugins-command';
@@ -21,6 +23,7 @@ Usage:
   genview eval    [--config run.yaml] [--set path=value ...] [--checkpoint DIR]
   genview generate [--config run.yaml] [--set generate.viewsPerImage=2 ...] [--overwrite] [--queue redis://host:port [--attempts 3]]
   genview worker  --queue redis://host:port [--concurrency 1] [--lock-ms 30000]
+  genview eval-sweep --queue redis://host:port --runs runs/a,runs/b [--evaluators knn,linear-probe] [--out sweep.json] [--attempts 3]
   genview fit-foreground [--config run.yaml] --encoder checkpoint:runs/x --out fg.safetensors [--images ${DEFAULT_FIT_IMAGES}]
   genview report   --spec report.yaml --out report.html
   genview plugins [KIND | NAME | PACKAGE]
@@ -31,12 +34,15 @@ Options:
   --resume            continue from the last checkpoint in outDir
   --overwrite         generate: delete the view store first instead of resuming it
   --queue URL         generate: enqueue one job per pending shard on Redis (BullMQ) and wait for workers;
-                      worker: take shard jobs from that queue until SIGTERM/SIGINT (needs \`npm install bullmq ioredis\`)
-  --attempts N        generate --queue: tries per shard before it goes to the dead-letter report (default 3)
-  --concurrency N     worker: shards generated at once (default 1)
+                      worker: take shard and evaluation jobs from that queue until SIGTERM/SIGINT (needs \`npm install bullmq ioredis\`)
+                      eval-sweep: enqueue one evaluation per run and evaluator, wait for workers, collect the results
+  --attempts N        generate/eval-sweep --queue: tries per job before it goes to the dead-letter report (default 3)
+  --concurrency N     worker: shards generated (and evaluations run) at once (default 1)
+  --runs DIRS         eval-sweep: comma-separated run directories of \`genview train\` runs
+  --evaluators NAMES  eval-sweep: comma-separated evaluators (default knn,linear-probe; options from each run's config)
   --lock-ms MS        worker: job lock; a killed worker's shard is retried after about this long (default 30000)
   --encoder NAME      fit-foreground: checkpoint:<run dir> (a trained run's encoder) or random:<seed>
-  --out FILE          fit-foreground: where to write the foreground direction (safetensors)
+  --out FILE          fit-foreground: where to write the foreground direction (safetensors); eval-sweep: the results table (JSON)
   --images N          fit-foreground: fit on the first N images of data.train (default ${DEFAULT_FIT_IMAGES})
   --plain             plain progress lines even on a terminal
   GENVIEW_BACKEND     force a TensorFlow.js backend (tfjs-node-gpu, tfjs-node, native, wasm, cpu)
@@ -67,6 +73,8 @@ export async function main(argv: string[], out: NodeJS.WriteStream = process.std
         attempts: { type: 'string' },
         concurrency: { type: 'string' },
         'lock-ms': { type: 'string' },
+        runs: { type: 'string' },
+        evaluators: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -131,23 +139,53 @@ export async function main(argv: string[], out: NodeJS.WriteStream = process.std
         }
         const stopWorker = renderProgress(events, { stream: out, plain: true });
         try {
-          const worker = await runGenerateWorker({
+          const settings = {
             connection: values.queue,
             events,
             concurrency: parseCount('--concurrency', values.concurrency, 1),
             lockDurationMs: parseCount('--lock-ms', values['lock-ms'], 30_000),
             stalledIntervalMs: parseCount('--lock-ms', values['lock-ms'], 30_000),
+          };
+          // One process serves both queues: shards of \`generate --queue\`, evaluations of \`eval-sweep\`.
+          const generateWorker = await runGenerateWorker(settings);
+          const evalWorker = await runEvalWorker(settings).catch(async (error: unknown) => {
+            await generateWorker.close();
+            throw error;
           });
-          out.write(`worker: taking shard jobs from ${values.queue}; SIGTERM or Ctrl-C stops it after the current shard.\n`);
+          const close = (force?: boolean) => Promise.all([generateWorker.close(force), evalWorker.close(force)]).then(() => undefined);
+          out.write(`worker: taking shard and evaluation jobs from ${values.queue}; SIGTERM or Ctrl-C stops it after the current jobs.\n`);
           const signal = await untilSignal();
-          out.write(`worker: ${signal}: finishing the current shard, then exiting.\n`);
-          // A second signal abandons the shard: its lock expires and another worker runs it again.
-          const force = untilSignal().then(() => worker.close(true));
-          await Promise.race([worker.close(), force]);
+          out.write(`worker: ${signal}: finishing the current jobs, then exiting.\n`);
+          // A second signal abandons the jobs: their locks expire and other workers run them again.
+          const force = untilSignal().then(() => close(true));
+          await Promise.race([close(), force]);
         } finally {
           stopWorker();
         }
         return 0;
+      }
+      case 'eval-sweep': {
+        const runs = (values.runs ?? '').split(',').map((r) => r.trim()).filter((r) => r.length > 0);
+        if (!values.queue || runs.length === 0) {
+          throw new GenviewError('INVALID_CONFIG', `eval-sweep needs ${values.queue ? '--runs' : '--queue'}.`, {
+            fix: 'e.g. genview eval-sweep --queue redis://localhost:6379 --runs runs/a,runs/b --evaluators knn,linear-probe --out sweep.json',
+          });
+        }
+        const evaluators = values.evaluators?.split(',').map((e) => e.trim()).filter((e) => e.length > 0);
+        const stop = renderProgress(events, { stream: out, plain: values.plain });
+        let swept: Awaited<ReturnType<typeof enqueueEvalSweep>>;
+        try {
+          swept = await enqueueEvalSweep(runs, { connection: values.queue, events, evaluators, out: values.out, attempts: parseCount('--attempts', values.attempts, 3) });
+        } finally {
+          stop();
+        }
+        out.write(`\n${formatEvalSweep(swept.report)}`);
+        out.write(
+          `${swept.jobsTotal} evaluations: ${swept.alreadyDone} already done, ${swept.completed} done by workers this run (${swept.jobsEnqueued} enqueued) in ${swept.seconds.toFixed(1)} s${swept.out ? ` · table: ${swept.out}` : ''}\n`,
+        );
+        if (swept.deadLetters.length === 0) return 0;
+        err.write(`genview: ${formatEvalDeadLetters(swept.deadLetters, swept.deadLetterFile ?? '')}`);
+        return 3;
       }
       case 'fit-foreground': {
         const config = loadRunConfig({ path: values.config, overrides: values.set });

@@ -5,8 +5,9 @@ import type { RunConfig } from '../config/schema';
 import { createRegistry } from '../registry';
 import { generateStoreDir, generateStoreMeta, openGenerateDataset, withBundledModel } from '../run/generate';
 import { GENERATE_QUEUE, type QueueConnection, createQueueClient, loadBullmq } from './connection';
-import { type DeadLetter, type DeadLetterReport, clearDeadLetters, deadLetterPath, writeDeadLetters } from './dead-letter';
+import { type DeadLetter, type DeadLetterReport, clearDeadLetters, deadLetterPath, failedJobsOf, writeDeadLetters } from './dead-letter';
 import { GENERATE_JOB_NAME, type GenerateJobData, shardJobId, storeHashOf } from './job';
+import { addJobsOnce, waitUntilSettled } from './coordination';
 
 export interface EnqueueGenerateOptions {
   connection: QueueConnection;
@@ -57,12 +58,6 @@ function generatorName(config: RunConfig, registry: Registry): string {
   return plugin.name;
 }
 
-function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '--';
-  const s = Math.round(seconds);
-  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
-}
-
 /**
  * `genview generate --queue redis://…`: opens the store as `genview generate` does, puts one job per
  * pending shard on the queue, and waits until every shard is complete in the store. Job ids are
@@ -93,61 +88,45 @@ export async function enqueueGenerate(config: RunConfig, options: EnqueueGenerat
   const client = await createQueueClient(options.connection);
   const queue = new Queue(queueName, { connection: client as never });
   try {
-    // A failed job from an earlier run, or a completed one whose shard was un-marked since (verify
-    // --repair, --overwrite), would make the add below a no-op: those are removed first.
-    let enqueued = 0;
-    const toAdd: number[] = [];
-    for (const shard of pending) {
-      const job = await queue.getJob(shardJobId(storeHash, shard));
-      const state = job ? await job.getState() : 'unknown';
-      if (job && (state === 'failed' || state === 'completed')) await job.remove();
-      if (!job || state === 'failed' || state === 'completed' || state === 'unknown') toAdd.push(shard);
-    }
-    const jobs = await queue.addBulk(
-      toAdd.map((shard) => ({
+    const enqueued = await addJobsOnce(
+      queue,
+      pending.map((shard) => ({
         name: GENERATE_JOB_NAME,
+        jobId: shardJobId(storeHash, shard),
         data: { config: queuedConfig, shard, store: storeDir, storeHash } satisfies GenerateJobData,
-        opts: {
-          jobId: shardJobId(storeHash, shard),
-          attempts,
-          backoff: { type: 'exponential', delay: options.backoffMs ?? 2000 },
-          // Completion lives in the store; a failed job is kept so its error can be reported.
-          removeOnComplete: true,
-          removeOnFail: false,
-        },
       })),
+      { attempts, backoffMs: options.backoffMs ?? 2000 },
     );
-    enqueued = jobs.length;
     log('info', `${storeDir}: ${total - pending.length} of ${total} shards complete; ${enqueued} shard jobs enqueued on ${queueName} (${pending.length - enqueued} already queued).`);
     if (pending.length > 0 && (await queue.getWorkersCount()) === 0) {
       log('info', `no worker is connected yet: start some with \`genview worker --queue <same URL>\`.`);
     }
 
     const startedDone = total - pending.length;
-    const waitStart = performance.now();
-    let lastDone = -1;
-    let dead: DeadLetter[] = [];
-    for (;;) {
-      await store.refresh();
-      const done = store.completedShards().length;
-      const left = store.pendingShards();
-      if (done !== lastDone) {
-        lastDone = done;
+    const { done, dead } = await waitUntilSettled<DeadLetter>({
+      total,
+      startedDone,
+      unit: 'shards',
+      async check() {
+        await store.refresh();
+        const left = store.pendingShards();
+        return { done: store.completedShards().length, left: left.length, dead: left.length === 0 ? [] : await deadLettersOf(queue, storeHash, new Set(left)) };
+      },
+      onProgress(done) {
         const views = Math.min(dataset.info.size, done * settings.shardSize) * settings.viewsPerImage;
         events?.emit('progress', { task: 'generate', done: views, total: dataset.info.size * settings.viewsPerImage, unit: 'views' });
-        const rate = (done - startedDone) / Math.max(1e-9, (performance.now() - waitStart) / 1000);
-        log('info', `${done}/${total} shards · ${views} views · ${rate.toFixed(2)} shards/s · ETA ${formatDuration((total - done) / rate)}`);
-      }
-      dead = left.length === 0 ? [] : await deadLettersOf(queue, storeHash, new Set(left));
-      if (left.length === dead.length) break;
-      if (options.timeoutMs !== undefined && performance.now() - started > options.timeoutMs) {
-        throw new GenviewError('INTERNAL', `${left.length} of ${total} shards are still not complete after ${(options.timeoutMs / 1000).toFixed(0)} s.`, {
+        return `${views} views`;
+      },
+      log: (message) => log('info', message),
+      started,
+      pollMs: options.pollMs,
+      timeoutMs: options.timeoutMs,
+      timeoutError: (left) =>
+        new GenviewError('INTERNAL', `${left} of ${total} shards are still not complete after ${((options.timeoutMs ?? 0) / 1000).toFixed(0)} s.`, {
           where: `queue ${queueName}`,
           fix: 'check that workers are running (`genview worker --queue <URL>`) and can read the pipeline and write the store; rerun to keep waiting (nothing is enqueued twice).',
-        });
-      }
-      await new Promise((r) => setTimeout(r, options.pollMs ?? 1000));
-    }
+        }),
+    });
 
     const file = deadLetterPath(storeDir);
     if (dead.length > 0) {
@@ -161,7 +140,7 @@ export async function enqueueGenerate(config: RunConfig, options: EnqueueGenerat
       storeHash,
       shardsTotal: total,
       shardsEnqueued: enqueued,
-      shardsCompleted: lastDone - startedDone,
+      shardsCompleted: done - startedDone,
       deadLetters: dead,
       deadLetterFile: dead.length > 0 ? file : undefined,
       seconds: (performance.now() - started) / 1000,
@@ -172,21 +151,13 @@ export async function enqueueGenerate(config: RunConfig, options: EnqueueGenerat
   }
 }
 
-/** Failed jobs of this store whose shard is still pending: BullMQ moves a job to "failed" only once its attempts are spent. */
+/** Failed jobs of this store whose shard is still pending. */
 async function deadLettersOf(queue: Pick<import('bullmq').Queue, 'getJobs'>, storeHash: string, pending: Set<number>): Promise<DeadLetter[]> {
   const prefix = `${storeHash}-shard-`;
-  const out: DeadLetter[] = [];
-  for (const job of await queue.getJobs(['failed'], 0, -1)) {
-    if (!job?.id?.startsWith(prefix)) continue;
-    const shard = Number(job.id.slice(prefix.length));
-    if (!pending.has(shard)) continue;
-    out.push({
-      jobId: job.id,
-      shard,
-      attempts: job.attemptsMade,
-      lastError: job.failedReason ?? '(no reason recorded)',
-      failedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : undefined,
-    });
-  }
-  return out.sort((a, b) => a.shard - b.shard);
+  const dead = await failedJobsOf(queue, (jobId) => {
+    if (!jobId.startsWith(prefix)) return undefined;
+    const shard = Number(jobId.slice(prefix.length));
+    return pending.has(shard) ? { shard } : undefined;
+  });
+  return dead.sort((a, b) => a.shard - b.shard);
 }
