@@ -25,6 +25,7 @@ def main():
     for module, key in ((image_encoder, 'image_encoder'), (text_encoder, 'text_encoder'), (unet, 'unet'), (normalizer, 'normalizer')):
         module.load_state_dict(state[key])
         module.eval()
+    v_prediction = state.get('prediction', 'epsilon') == 'v_prediction'
     alphas = scaled_linear_alphas_cumprod()
     noising = cosine_alphas_cumprod()
     # DDIM "leading" spacing with steps_offset 1, set_alpha_to_one False: the scheduler_config.json we export.
@@ -62,11 +63,16 @@ def main():
                 for i, t in enumerate(timesteps):
                     out = timed('unet', lambda: unet(torch.cat([latents, latents]), torch.full((2 * n,), float(t)), context, class_labels))
                     uncond, c = out.chunk(2)
-                    eps = uncond + guidance * (c - uncond)
+                    guided = uncond + guidance * (c - uncond)
                     prev = timesteps[i + 1] if i + 1 < len(timesteps) else -1
                     a_t = alphas[t]
                     a_prev = alphas[prev] if prev >= 0 else alphas[0]
-                    x0 = (latents - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+                    if v_prediction:
+                        x0 = a_t.sqrt() * latents - (1 - a_t).sqrt() * guided
+                        eps = a_t.sqrt() * guided + (1 - a_t).sqrt() * latents
+                    else:
+                        eps = guided
+                        x0 = (latents - (1 - a_t).sqrt() * eps) / a_t.sqrt()
                     latents = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
                 timed('vae_decoder', lambda: F.pixel_shuffle(latents, 2).clamp(-1, 1))
         if repeat > 0:

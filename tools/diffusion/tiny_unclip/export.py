@@ -40,7 +40,7 @@ def _json(path, value):
 
 
 def export_pipeline(out, *, image_encoder, text_encoder, unet, normalizer, vocab, merges,
-                    timestep_dtype=torch.float32, model_card=None):
+                    timestep_dtype=torch.float32, model_card=None, prediction_type='epsilon'):
     b = 2
     pixel = torch.zeros(b, 1, 28, 28)
     _export(image_encoder, (pixel,), f'{out}/image_encoder/model.onnx', ['pixel_values'], ['image_embeds'],
@@ -82,7 +82,7 @@ def export_pipeline(out, *, image_encoder, text_encoder, unet, normalizer, vocab
                                              'in_channels': 1, 'out_channels': 1, 'sample_size': 28})
     _json(f'{out}/scheduler/scheduler_config.json', {
         '_class_name': 'DDIMScheduler', 'num_train_timesteps': 1000, 'beta_start': 0.00085, 'beta_end': 0.012,
-        'beta_schedule': 'scaled_linear', 'prediction_type': 'epsilon', 'timestep_spacing': 'leading',
+        'beta_schedule': 'scaled_linear', 'prediction_type': prediction_type, 'timestep_spacing': 'leading',
         'steps_offset': 1, 'set_alpha_to_one': False, 'clip_sample': False})
     _json(f'{out}/image_noising_scheduler/scheduler_config.json', {
         '_class_name': 'DDPMScheduler', 'num_train_timesteps': 1000, 'beta_schedule': 'squaredcos_cap_v2',
