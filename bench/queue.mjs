@@ -4,13 +4,14 @@
 // (rate with 2 / (2 × rate with 1)) and the queue overhead per job with one worker
 // ((queued wall time − single-process wall time) / jobs). Every process is warmed up first (modules,
 // backend, ONNX runtime) with an untimed throwaway store; each timed run still loads its pipeline once.
-// Uses the tiny random pipeline fixture, so it measures the queue machinery more than the model.
+// Uses the tiny random pipeline fixture by default, so it measures the queue machinery more than the
+// model; --pipeline packages/model-tiny-unclip/pipeline gives jobs a trained model's real cost.
 // Needs redis-server, bullmq and ioredis, and a build:
 //
 //   npx nx run @genview/runner:build && node bench/queue.mjs --images 96 --shard-size 8
 //
 // Options: --images N (96), --shard-size N (8), --steps N (2 denoising steps), --threads N (1 per
-// process), --redis PATH (/usr/bin/redis-server).
+// process), --redis PATH (/usr/bin/redis-server), --pipeline DIR (the tiny random fixture).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -32,7 +33,8 @@ const steps = Number(args.steps ?? 2);
 const threads = Number(args.threads ?? 1);
 const redisServer = args.redis ?? '/usr/bin/redis-server';
 const CLI = fileURLToPath(new URL('../packages/runner/dist/cli.js', import.meta.url));
-const PIPELINE = fileURLToPath(new URL('../packages/views/test/fixtures/tiny-random-unclip', import.meta.url));
+const PIPELINE = args.pipeline ?? fileURLToPath(new URL('../packages/views/test/fixtures/tiny-random-unclip', import.meta.url));
+const pipelineLabel = args.pipeline ? args.pipeline : 'tiny random pipeline';
 
 for (const [path, fix] of [
   [CLI, 'build it first: npx nx run @genview/runner:build'],
@@ -161,22 +163,26 @@ try {
   const efficiency = rate(two) / (2 * rate(one));
   const overheadMs = (1000 * (one.seconds - single.seconds)) / one.shards;
   const line = (label, r) => `${label.padEnd(28)} ${rate(r).toFixed(2).padStart(7)} shards/s  (${r.shards} shards in ${r.seconds.toFixed(2)} s)`;
-  console.log(`queue: ${images} images, shards of ${shardSize}, 2 views per image, ${steps} steps, ${threads} thread(s) per process (tiny random pipeline)`);
+  console.log(`queue: ${images} images, shards of ${shardSize}, 2 views per image, ${steps} steps, ${threads} thread(s) per process (${pipelineLabel})`);
   console.log(line('single process', single));
   console.log(line('coordinator + 1 worker', one));
   console.log(line('coordinator + 2 workers', two));
   console.log(`scaling efficiency (2 workers): ${(100 * efficiency).toFixed(0)} %`);
-  console.log(`queue overhead per job (1 worker): ${overheadMs.toFixed(0)} ms`);
+  const jobMs = (1000 * single.seconds) / single.shards;
+  console.log(`queue overhead per job (1 worker): ${overheadMs.toFixed(0)} ms, against ${jobMs.toFixed(0)} ms of work per shard job (${((100 * overheadMs) / jobMs).toFixed(1)} %)`);
   console.log(`stores identical to the single-process run: ${identical ? 'yes' : 'NO'}`);
   console.log(
     JSON.stringify({
       images,
       shardSize,
+      steps,
+      pipeline: pipelineLabel,
       single: { shardsPerS: rate(single), seconds: single.seconds },
       oneWorker: { shardsPerS: rate(one), seconds: one.seconds },
       twoWorkers: { shardsPerS: rate(two), seconds: two.seconds },
       scalingEfficiency: efficiency,
       queueOverheadMsPerJob: overheadMs,
+      jobMs,
       identical,
     }),
   );

@@ -4,6 +4,7 @@ import { resnet18Plugin } from './plugins/resnet-18';
 import { resnet34Plugin } from './plugins/resnet-34';
 import { resnet50Plugin } from './plugins/resnet-50';
 import { smallCnnPlugin } from './plugins/small-cnn';
+import { textTransformerPlugin } from './plugins/text-transformer';
 import { vitSmallPlugin } from './plugins/vit-small';
 import { vitTinyPlugin } from './plugins/vit-tiny';
 
@@ -11,6 +12,7 @@ export { createSmallCnn, type SmallCnn, type SmallCnnOptions } from './models/sm
 export { createResNet, type ResNet, type ResNetDepth, type ResNetOptions, type ResNetStem } from './models/resnet';
 export { createVit, VIT_VARIANTS, type Vit, type VitOptions, type VitVariant } from './models/vit';
 export { createMlpHead, type MlpHeadOptions } from './models/mlp-head';
+export { createTextTransformer, firstEosPositions, type TextTransformer, type TextTransformerOptions } from './models/text-transformer';
 export { asFeatureExtractor } from './feature-extractor';
 export { getWeights, loadWeights, namedVariables, saveWeights, setWeights, type ModuleSet, type SetWeightsOptions } from './weights';
 /** The module toolkit (conv, batch norm, linear, layer norm, attention, init) for writing custom backbones. */
@@ -22,6 +24,7 @@ export {
   resnet34Plugin,
   resnet50Plugin,
   smallCnnPlugin,
+  textTransformerPlugin,
   vitSmallPlugin,
   vitTinyPlugin,
 };
@@ -34,6 +37,7 @@ export const plugins = [
   resnet50Plugin,
   vitTinyPlugin,
   vitSmallPlugin,
+  textTransformerPlugin,
   mlpProjectorPlugin,
   mlpPredictorPlugin,
 ] as const;

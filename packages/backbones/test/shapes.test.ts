@@ -160,7 +160,7 @@ describe('plugins', () => {
   const ctx = { rng: new Rng(0), events: new EventBus() };
 
   it('registers every backbone and head by name, with schema defaults', async () => {
-    expect(registry.list('backbone').map((p) => p.name)).toEqual(['resnet-18', 'resnet-34', 'resnet-50', 'small-cnn', 'vit-small', 'vit-tiny']);
+    expect(registry.list('backbone').map((p) => p.name)).toEqual(['resnet-18', 'resnet-34', 'resnet-50', 'small-cnn', 'text-transformer', 'vit-small', 'vit-tiny']);
     expect(registry.list('head').map((p) => p.name)).toEqual(['mlp-predictor', 'mlp-projector']);
     const cnn = keep(await registry.create('backbone', { name: 'small-cnn', inChannels: 1 }, ctx));
     expect(cnn.featureDim).toBe(256);

@@ -8,6 +8,7 @@ export * from './shapes';
 export { stopGradient, l2Normalize } from './ops';
 export * from './plugin/contracts';
 export * from './plugin/define';
+export { isVisionLanguageEncoder, requireVisionLanguageEncoder } from './plugin/vision-language';
 export * from './plugin/registry';
 export { closestNames, editDistance } from './plugin/closest';
 export { formatConfigIssues } from './plugin/config-issues';

@@ -1,4 +1,15 @@
-import { type Dataset, type EvalData, type EventBus, type FeatureExtractor, GenviewError, type Rng, type Tensor2D, type Tensor4D, tf } from '@genview/core';
+import {
+  type Dataset,
+  type EvalData,
+  type EventBus,
+  type FeatureExtractor,
+  GenviewError,
+  type Rng,
+  type Tensor2D,
+  type Tensor4D,
+  isVisionLanguageEncoder,
+  tf,
+} from '@genview/core';
 
 /** Frozen features of a set of samples, row-major [count, dim], with their labels when known. */
 export interface FeatureSet {
@@ -31,6 +42,14 @@ export function cachedFeatures(encoder: FeatureExtractor): FeatureExtractor {
     featureDim: encoder.featureDim,
     embed: (images) => encoder.embed(images),
     ...(encoder.patchTokens ? { patchTokens: (images: Tensor4D) => encoder.patchTokens!(images) } : {}),
+    // The joint space passes through uncached, so zero-shot and retrieval still see a vision-language encoder.
+    ...(isVisionLanguageEncoder(encoder)
+      ? {
+          jointDim: encoder.jointDim,
+          embedImages: (images: Tensor4D) => encoder.embedImages(images),
+          embedTexts: (texts: readonly string[]) => encoder.embedTexts(texts),
+        }
+      : {}),
   };
   caches.set(wrapper, new WeakMap());
   return wrapper;

@@ -1,4 +1,5 @@
 import type { AnyPlugin } from '@genview/core';
+import { clipPlugin } from './losses/clip';
 import { infoNcePlugin } from './losses/info-nce';
 import { mocoQueuePlugin } from './losses/moco-queue';
 import { negativeCosinePlugin } from './losses/negative-cosine';
@@ -10,6 +11,7 @@ import { rbfKernelPlugin } from './kernels/rbf';
 
 export { ntXent, ntXentPlugin, type NtXentOptions } from './losses/nt-xent';
 export { infoNce, infoNcePlugin, type InfoNceOptions } from './losses/info-nce';
+export { clipLoss, clipPlugin, type ClipLossOptions } from './losses/clip';
 export { infoNceQueue, mocoQueuePlugin, type InfoNceQueueOptions } from './losses/moco-queue';
 export { negativeCosine, negativeCosinePlugin, type NegativeCosineOptions } from './losses/negative-cosine';
 export {
@@ -28,4 +30,12 @@ export { attributeKernel, attributeKernelPlugin, type AttributeKernelOptions } f
 export const kernelPlugins: readonly AnyPlugin[] = [rbfKernelPlugin, cosineKernelPlugin, attributeKernelPlugin];
 
 /** Every loss and prior kernel in this package, for `registry.register(plugins)`. */
-export const plugins: readonly AnyPlugin[] = [ntXentPlugin, infoNcePlugin, mocoQueuePlugin, negativeCosinePlugin, decoupledUniformityPlugin, ...kernelPlugins];
+export const plugins: readonly AnyPlugin[] = [
+  ntXentPlugin,
+  infoNcePlugin,
+  clipPlugin,
+  mocoQueuePlugin,
+  negativeCosinePlugin,
+  decoupledUniformityPlugin,
+  ...kernelPlugins,
+];

@@ -217,7 +217,7 @@ describe('plugins', () => {
   const ctx = { rng: new Rng(0), events: new EventBus() };
 
   it('registers every loss with its cross-process reduction', async () => {
-    expect(registry.list('loss').map((p) => p.name)).toEqual(['decoupled-uniformity', 'info-nce', 'moco-queue', 'negative-cosine', 'nt-xent']);
+    expect(registry.list('loss').map((p) => p.name)).toEqual(['clip', 'decoupled-uniformity', 'info-nce', 'moco-queue', 'negative-cosine', 'nt-xent']);
     expect((await registry.create('loss', 'nt-xent', ctx)).crossProcess).toEqual({ kind: 'all-gather-negatives', gradientScale: 'world-size' });
     expect((await registry.create('loss', 'moco-queue', ctx)).crossProcess).toEqual({ kind: 'local' });
     expect((await registry.create('loss', 'negative-cosine', ctx)).crossProcess).toEqual({ kind: 'local' });

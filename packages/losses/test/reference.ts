@@ -89,3 +89,31 @@ export function numericGrad(f: (x: Mat) => number, x: Mat, eps = 1e-6): Mat {
     }),
   );
 }
+
+/**
+ * CLIP's symmetric loss from its pseudo-code: logits[i][j] = s · cos(image i, text j); the mean over
+ * rows of CE(row i, target i) and over columns of CE(column j, target j), averaged; pair weights
+ * multiply both of a pair's terms; mask[i][j] = 0 drops j from i's candidates (positive kept).
+ */
+export function refClip(images: Mat, texts: Mat, scale: number, weights?: number[], mask?: Mat): number {
+  const n = images.length;
+  const zi = normalize(images);
+  const zt = normalize(texts);
+  const logit = (i: number, j: number) => scale * dot(zi[i], zt[j]);
+  const kept = (i: number, j: number) => i === j || !mask || mask[i][j] !== 0;
+  let rows = 0;
+  let cols = 0;
+  for (let i = 0; i < n; i++) {
+    const w = weights ? weights[i] : 1;
+    const row: number[] = [];
+    const col: number[] = [];
+    for (let j = 0; j < n; j++) {
+      if (!kept(i, j)) continue;
+      row.push(logit(i, j));
+      col.push(logit(j, i));
+    }
+    rows += w * (logSumExp(row) - logit(i, i));
+    cols += w * (logSumExp(col) - logit(i, i));
+  }
+  return (rows / n + cols / n) / 2;
+}

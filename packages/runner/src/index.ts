@@ -46,6 +46,7 @@ export {
   type RunnerServices,
   type RunnerServicesOptions,
 } from './run/services';
+export { tokenizerSource, TOKENIZER_DIR, CAPTIONS_TOKENIZER, type TokenizerSourceOptions } from './run/tokenizers';
 export {
   fitForegroundFromConfig,
   DEFAULT_FIT_IMAGES,

@@ -4,9 +4,9 @@ import { plugins as evalPlugins } from '@genview/eval';
 import { plugins as lossPlugins } from '@genview/losses';
 import { plugins as qualityPlugins } from '@genview/quality';
 import { plugins as viewPlugins } from '@genview/views';
-import { byol, decoupled, mcl, mocoV2, simclr, simsiam } from './frameworks';
+import { byol, clip, decoupled, mcl, mocoV2, simclr, simsiam, slip } from './frameworks';
 
-export const frameworkPlugins: readonly AnyPlugin[] = [simclr, mocoV2, byol, simsiam, decoupled, mcl];
+export const frameworkPlugins: readonly AnyPlugin[] = [simclr, mocoV2, byol, simsiam, decoupled, mcl, clip, slip];
 
 /** A registry holding every plugin this repository ships; users register their own on top. */
 export function createRegistry(extra: readonly AnyPlugin[] = []): Registry {

@@ -7,7 +7,10 @@ import { randomResizedCropPlugin } from './augment/random-resized-crop';
 import { solarizePlugin } from './augment/solarize';
 import { onnxDiffusionPlugin } from './diffusion/onnx-diffusion-plugin';
 import { viewStorePlugin } from './store/view-store-plugin';
+import { captionedShapesPlugin } from './datasets/captioned-shapes';
 import { coloredDigitsPlugin } from './datasets/colored-digits';
+import { multiSourcePlugin } from './diffusion/multisource-conditioning';
+import { ruleBasedComplexityPlugin } from './text/caption-complexity';
 import { digitsOnFashionPlugin } from './datasets/digits-on-textures';
 import { fashionMnistPlugin } from './datasets/fashion-mnist';
 import { imageFolderPlugin } from './datasets/image-folder';
@@ -50,6 +53,33 @@ export {
   greyTextures,
 } from './datasets/digits-on-textures';
 export { type FeaturePairs, type FeaturePairsOptions, coloredDigitPairs } from './datasets/feature-pairs';
+export { CaptionedDataset } from './datasets/captioned';
+export {
+  CaptionedShapesDataset,
+  type CaptionedShapesOptions,
+  RELATION_NAMES,
+  SHAPE_ATTRIBUTE_COLUMNS,
+  SIZE_NAMES,
+  type ShapeAttributeColumn,
+  type ShapeLabel,
+  type ShapeObjectSpec,
+  type ShapeSceneSpec,
+  captionedShapes,
+  captionedShapesPlugin,
+  captionedShapesSchema,
+  renderShapeScene,
+  sampleShapeScene,
+} from './datasets/captioned-shapes';
+export { type DrawnObject, SHAPE_COLORS, SHAPE_NAMES, type ShapeName, TEXTURE_NAMES, type TextureName, drawObjects, insideShape } from './datasets/shape-drawing';
+export {
+  FASHION_CAPTION_TEMPLATES,
+  FASHION_CLASS_WORDS,
+  type FashionCaptionOptions,
+  fashionCaptions,
+  fashionTemplateFor,
+  fillFashionTemplate,
+  measureFashionImage,
+} from './datasets/fashion-captions';
 
 // Augmentations
 export { LUMA_WEIGHTS, type SizeOption } from './augment/common';
@@ -99,6 +129,19 @@ export {
   type ClipTokenizerSpec,
   parseMergesTxt,
 } from './text/clip-tokenizer';
+export { type CaptionTokenizerOptions, trainCaptionTokenizer } from './text/caption-tokenizer';
+export {
+  type ConstraintCounts,
+  DEFAULT_COMPLEXITY_THRESHOLDS,
+  GENVIEW_PP_GUIDANCE,
+  RuleBasedComplexityScorer,
+  type RuleBasedComplexityOptions,
+  complexityForCount,
+  guidanceForComplexity,
+  ruleBasedComplexityPlugin,
+  ruleBasedComplexitySchema,
+} from './text/caption-complexity';
+export { VISUAL_PHRASES, VISUAL_WORDS, VISUAL_WORD_KINDS, type VisualWordKind } from './text/visual-words';
 export {
   type ClipBpeModel,
   type ClipBpeTrainOptions,
@@ -115,6 +158,15 @@ export { OnnxDiffusionGenerator, type OnnxDiffusionOptions, onnxDiffusionPlugin,
 export { PIPELINE_PARTS, type PipelinePart, type PipelineFolder, readPipelineFolder } from './diffusion/pipeline-folder';
 export { type ExecutionProvider, loadOnnxRuntime } from './diffusion/onnx-runtime';
 export { fromFloat16, toFloat16 } from './diffusion/float16';
+export {
+  GENERATION_SOURCES,
+  MultiSourceConditioning,
+  type MultiSourceDependencies,
+  type MultiSourceOptions,
+  multiSourcePlugin,
+  multiSourceSchema,
+  multiSourceSeed,
+} from './diffusion/multisource-conditioning';
 
 // View store: generated views on disk, sharded and resumable
 export {
@@ -141,6 +193,7 @@ export const plugins: readonly AnyPlugin[] = [
   imageFolderPlugin,
   coloredDigitsPlugin,
   digitsOnFashionPlugin,
+  captionedShapesPlugin,
   randomResizedCropPlugin,
   horizontalFlipPlugin,
   colorJitterPlugin,
@@ -149,4 +202,6 @@ export const plugins: readonly AnyPlugin[] = [
   solarizePlugin,
   onnxDiffusionPlugin,
   viewStorePlugin,
+  multiSourcePlugin,
+  ruleBasedComplexityPlugin,
 ];

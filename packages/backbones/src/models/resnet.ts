@@ -1,6 +1,7 @@
 import { type Backbone, type ForwardMode, GenviewError, type Rng, type Tensor, type Tensor2D, type Tensor4D, tf } from '@genview/core';
 import { type BatchNorm, batchNorm } from '../nn/batch-norm';
 import { type Conv2d, conv2d } from '../nn/conv';
+import { convBn } from '../nn/conv-bn';
 import { ParamStore } from '../nn/params';
 import { globalAvgPool, maxPool } from '../nn/pool';
 import { checkImages, moduleState } from './common';
@@ -56,7 +57,7 @@ function downsample(store: ParamStore, inC: number, outC: number, stride: number
 }
 
 function shortcut(ds: Downsample | undefined, x: Tensor4D, mode: ForwardMode): Tensor4D {
-  return ds ? ds.bn.apply(ds.conv.apply(x), mode) : x;
+  return ds ? convBn(ds.conv, ds.bn, x, mode, 'linear') : x;
 }
 
 function basicBlock(store: ParamStore, inC: number, planes: number, stride: number, zeroInit: boolean, rng: Rng): Block {
@@ -68,8 +69,8 @@ function basicBlock(store: ParamStore, inC: number, planes: number, stride: numb
   return {
     apply: (x, mode) =>
       tf.tidy(() => {
-        const h = tf.relu(bn1.apply(conv1.apply(x), mode));
-        return tf.relu(tf.add(bn2.apply(conv2.apply(h), mode), shortcut(ds, x, mode)) as Tensor4D);
+        const h = convBn(conv1, bn1, x, mode);
+        return tf.relu(tf.add(convBn(conv2, bn2, h, mode, 'linear'), shortcut(ds, x, mode)) as Tensor4D);
       }),
   };
 }
@@ -87,9 +88,9 @@ function bottleneck(store: ParamStore, inC: number, planes: number, stride: numb
   return {
     apply: (x, mode) =>
       tf.tidy(() => {
-        let h = tf.relu(bn1.apply(conv1.apply(x), mode));
-        h = tf.relu(bn2.apply(conv2.apply(h), mode));
-        return tf.relu(tf.add(bn3.apply(conv3.apply(h), mode), shortcut(ds, x, mode)) as Tensor4D);
+        let h = convBn(conv1, bn1, x, mode);
+        h = convBn(conv2, bn2, h, mode);
+        return tf.relu(tf.add(convBn(conv3, bn3, h, mode, 'linear'), shortcut(ds, x, mode)) as Tensor4D);
       }),
   };
 }
@@ -138,7 +139,7 @@ export function createResNet(options: ResNetOptions): ResNet {
     state.assertAlive();
     checkImages(x, name, inChannels);
     return tf.tidy(() => {
-      let h = tf.relu(bn1.apply(conv1.apply(x), mode));
+      let h = convBn(conv1, bn1, x, mode);
       if (stem === 'imagenet') h = maxPool(h, 3, 2, 1);
       for (const block of blocks) h = block.apply(h, mode);
       return h;

@@ -1,6 +1,7 @@
 import { type Backbone, type ForwardMode, GenviewError, type Rng, type Tensor, type Tensor2D, type Tensor4D, tf } from '@genview/core';
 import { type BatchNorm, batchNorm } from '../nn/batch-norm';
 import { type Conv2d, conv2d } from '../nn/conv';
+import { convBn } from '../nn/conv-bn';
 import { ParamStore } from '../nn/params';
 import { globalAvgPool } from '../nn/pool';
 import { checkImages, moduleState } from './common';
@@ -50,7 +51,7 @@ export function createSmallCnn(options: SmallCnnOptions): SmallCnn {
     checkImages(x, name, inChannels);
     return tf.tidy(() => {
       let h = x;
-      for (const { conv, bn } of blocks) h = tf.relu(bn.apply(conv.apply(h), mode));
+      for (const { conv, bn } of blocks) h = convBn(conv, bn, h, mode);
       return h;
     });
   };

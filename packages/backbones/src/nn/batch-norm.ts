@@ -20,6 +20,8 @@ export interface BatchNorm {
   readonly runningVar: Variable;
   /** Normalises over every axis but the last (channels): NHWC maps and [N, D] features alike. */
   apply<T extends Tensor>(x: T, mode: ForwardMode): T;
+  /** Eval mode as y = x·scale + shift per channel ([C] each): what folding into a convolution needs. */
+  evalScaleShift(): { scale: Tensor; shift: Tensor };
 }
 
 /**
@@ -39,12 +41,16 @@ export function batchNorm(store: ParamStore, name: string, options: BatchNormOpt
   const runningVar = layer.add('running_var', [numFeatures], constantInit(numFeatures, 1), { trainable: false });
   const where = layer.qualify('').replace(/\.$/, '');
 
-  const normalise = (x: Tensor, mean: Tensor, variance: Tensor): Tensor => {
-    // Folding gamma into one per-channel scale and shift keeps the full-size work to one mul and one add.
+  const scaleShift = (mean: Tensor, variance: Tensor): { scale: Tensor; shift: Tensor } => {
     let scale = tf.rsqrt(tf.add(variance, eps));
     if (gamma) scale = tf.mul(scale, gamma);
     let shift = tf.neg(tf.mul(mean, scale));
     if (beta) shift = tf.add(shift, beta);
+    return { scale, shift };
+  };
+  const normalise = (x: Tensor, mean: Tensor, variance: Tensor): Tensor => {
+    // Folding gamma into one per-channel scale and shift keeps the full-size work to one mul and one add.
+    const { scale, shift } = scaleShift(mean, variance);
     return tf.add(tf.mul(x, scale), shift);
   };
 
@@ -53,6 +59,7 @@ export function batchNorm(store: ParamStore, name: string, options: BatchNormOpt
     beta,
     runningMean,
     runningVar,
+    evalScaleShift: () => tf.tidy(() => scaleShift(runningMean, runningVar)),
     apply<T extends Tensor>(x: T, mode: ForwardMode): T {
       const channels = x.shape[x.rank - 1];
       if (x.rank < 2 || channels !== numFeatures) {

@@ -23,6 +23,9 @@ export interface Conv2d {
   readonly weight: Variable;
   readonly bias?: Variable;
   readonly outChannels: number;
+  readonly stride: number;
+  /** Zero padding on every side. */
+  readonly padding: number;
   apply(x: Tensor4D): Tensor4D;
 }
 
@@ -57,6 +60,8 @@ export function conv2d(store: ParamStore, name: string, options: Conv2dOptions, 
     weight,
     bias,
     outChannels,
+    stride,
+    padding,
     apply(x: Tensor4D): Tensor4D {
       return tf.tidy(() => {
         const y = tf.conv2d(x, weight as unknown as tf.Tensor4D, stride, padding);

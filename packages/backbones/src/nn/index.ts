@@ -2,6 +2,7 @@ export * from './init';
 export * from './params';
 export * from './conv';
 export * from './batch-norm';
+export * from './conv-bn';
 export * from './linear';
 export * from './layer-norm';
 export * from './activations';

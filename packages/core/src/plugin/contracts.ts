@@ -100,6 +100,42 @@ export interface FeatureExtractor {
   patchTokens?(images: Tensor4D): Tensor3D;
 }
 
+/**
+ * Text → token ids for a text encoder: a real CLIP tokenizer (tokenizer.json, vocab.json + merges.txt)
+ * or one trained on a local caption set. Text towers take ids, never strings, so a tokenizer can be
+ * swapped without touching the model.
+ */
+export interface Tokenizer {
+  readonly vocabSize: number;
+  /** Length every row is padded or cut to, start and end tokens included. */
+  readonly contextLength: number;
+  /** Id of the end-of-text token; CLIP-style text towers pool the features at its (first) position. */
+  readonly eosTokenId: number;
+  /** Row-major ids of shape [texts, contextLength]. */
+  encodeBatch(texts: readonly string[]): { ids: Int32Array; shape: [number, number] };
+}
+
+/**
+ * An encoder with a joint image-text space (CLIP and the like). `embed` keeps giving the image tower's
+ * features (kNN and linear probes read those); zero-shot classification and retrieval read the joint
+ * space through `embedImages` and `embedTexts`.
+ */
+export interface VisionLanguageEncoder extends FeatureExtractor {
+  /** Size of the joint space. */
+  readonly jointDim: number;
+  /** [N, H, W, C] → [N, jointDim], L2-normalised. */
+  embedImages(images: Tensor4D): Tensor2D;
+  /** N texts → [N, jointDim], L2-normalised. */
+  embedTexts(texts: readonly string[]): Tensor2D;
+}
+
+/** How visually demanding a caption is (GenView++ picks the guidance scale from it). */
+export interface CaptionComplexityScorer {
+  readonly name: string;
+  /** One score per caption, an integer in 1..4 (1: a bare object; 4: many concrete constraints). */
+  score(captions: readonly string[]): Promise<number[]>;
+}
+
 export interface QualityInput {
   /** The two views of each pair, [N, H, W, C] each. */
   views: [Tensor4D, Tensor4D];
@@ -136,6 +172,8 @@ export interface LossInputs {
   queueNegativeMask?: Tensor2D;
   /** Prior-knowledge kernel over the batch, [N, N] (decoupled uniformity). */
   kernel?: Tensor2D;
+  /** Learnable inverse temperature (CLIP's logit scale, already exponentiated), a scalar variable's value. */
+  logitScale?: Scalar;
 }
 
 export interface Loss {
@@ -254,6 +292,7 @@ export interface PluginInstances {
   framework: Framework;
   evaluator: Evaluator;
   kernel: PriorKernel;
+  complexity: CaptionComplexityScorer;
 }
 
 export type PluginKind = keyof PluginInstances;
@@ -270,6 +309,7 @@ export const PLUGIN_KINDS: readonly PluginKind[] = [
   'framework',
   'evaluator',
   'kernel',
+  'complexity',
 ];
 
 export type AnyTensor = Tensor;

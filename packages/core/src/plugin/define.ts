@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { EventBus } from '../events';
 import type { Rng } from '../rng';
-import type { FeatureExtractor, PluginInstances, PluginKind } from './contracts';
+import type { FeatureExtractor, PluginInstances, PluginKind, Tokenizer } from './contracts';
 import type { Registry } from './registry';
 
 /** What every plugin's create() receives besides its validated config. */
@@ -33,6 +33,11 @@ export interface PluginServices {
    * GenviewError (NOT_FOUND) for names the host does not know.
    */
   featureExtractor?(name: string): FeatureExtractor | Promise<FeatureExtractor>;
+  /**
+   * A tokenizer by the name a plugin's config gives (a tokenizer.json or tokenizer folder path, or a
+   * host-defined name such as "captions" for one trained on the training set's captions).
+   */
+  tokenizer?(name: string): Tokenizer | Promise<Tokenizer>;
 }
 
 export interface Plugin<K extends PluginKind = PluginKind, S extends z.ZodType = z.ZodType> {

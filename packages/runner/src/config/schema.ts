@@ -53,6 +53,20 @@ export const runConfigSchema = z
      * checkpoint:runs/x, direction: fg.safetensors }. Encoders are resolved by the runner: see run/services.ts.
      */
     quality: pluginRefSchema.optional(),
+    /**
+     * The tokenizer the runner learns from data.train's captions when a framework asks for "captions"
+     * (clip, slip); saved in <outDir>/tokenizer so resume and eval reuse it.
+     */
+    tokenizer: z
+      .object({
+        /** BPE merges to learn (fewer when the captions run out of pairs seen minFrequency times). */
+        merges: z.number().int().nonnegative().default(1000),
+        minFrequency: z.number().int().positive().default(2),
+        /** Tokens per text, start and end included; default: the tokenizer's own (77 for CLIP's). */
+        contextLength: z.number().int().min(2).optional(),
+      })
+      .strict()
+      .default({ merges: 1000, minFrequency: 2 }),
     optimizer: z.looseObject({ name: z.string() }).default({ name: 'lars' }),
     schedule: scheduleSchema.default({ name: 'cosine', warmup: 0.05, finalLr: 0 }),
     trainer: z

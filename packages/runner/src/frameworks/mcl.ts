@@ -43,7 +43,7 @@ export const mcl = definePlugin({
     }
     const innerSchema = context.registry.resolve('framework', innerRef.name, `${context.path}.inner`).configSchema as { shape?: Record<string, unknown> };
     if (config.inputShape && innerSchema.shape && 'inputShape' in innerSchema.shape && innerRef.inputShape === undefined) innerRef.inputShape = config.inputShape;
-    const inner = await context.registry.create('framework', innerRef as PluginRef, { rng: context.rng, events: context.events, path: `${context.path}.inner` });
+    const inner = await context.registry.create('framework', innerRef as PluginRef, { rng: context.rng, events: context.events, services: context.services, path: `${context.path}.inner` });
     let labels: Int32Array | undefined;
 
     const withMask = (batch: ViewBatch): ViewBatch['negativeMask'] => {

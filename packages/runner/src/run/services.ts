@@ -10,6 +10,7 @@ import {
   type PluginServices,
   type Registry,
   Rng,
+  type Tokenizer,
   writeFileAtomic,
 } from '@genview/core';
 import { validateRunConfig } from '../config/load';
@@ -17,6 +18,7 @@ import type { RunConfig } from '../config/schema';
 import { loadModelState } from '../trainer/checkpoint';
 import { namespacedVariables } from '../trainer/named-variables';
 import { withInputShape } from './framework-ref';
+import { tokenizerSource } from './tokenizers';
 
 /** The run config a training run leaves in its outDir, with the framework's input shape filled in. */
 export const RUN_CONFIG_FILE = 'config.json';
@@ -30,10 +32,16 @@ export interface RunnerServicesOptions {
   imageShape: ImageShape;
   registry: Registry;
   events: EventBus;
+  /**
+   * Where the "captions" tokenizer is saved and read (default config.outDir), whether a saved one is
+   * reused (default true; a fresh training run learns it again), and the captions it is learned from.
+   */
+  tokenizer?: { runDir?: string; reuse?: boolean; captions?: { dataset: string; texts?: readonly string[] } };
 }
 
 export interface RunnerServices extends PluginServices {
   featureExtractor(name: string): Promise<FeatureExtractor>;
+  tokenizer(name: string): Promise<Tokenizer>;
   /** Frees every network built for an extractor; extractors handed out stop working. */
   dispose(): void;
 }
@@ -88,15 +96,24 @@ function savedInputShape(ref: unknown): ImageShape | undefined {
 /**
  * The runner's answer to `context.services.featureExtractor(name)`: frozen encoders (inference mode,
  * never handed to an optimizer) with patch tokens where the backbone has a spatial map. Each name is
- * built once and shared by every plugin that asks for it.
+ * built once and shared by every plugin that asks for it. `tokenizer(name)` is tokenizerSource's: the
+ * run's captions tokenizer, or a CLIP tokenizer by path; a checkpoint:<dir> encoder reads <dir>'s own.
  */
 export function createRunnerServices(options: RunnerServicesOptions): RunnerServices {
   const { registry, events, imageShape } = options;
   const built = new Map<string, Promise<Framework>>();
   const frameworks: Framework[] = [];
+  const captions = options.tokenizer?.captions;
+  const tokenizer = tokenizerSource({
+    runDir: options.tokenizer?.runDir ?? options.config.outDir,
+    reuse: options.tokenizer?.reuse ?? true,
+    settings: options.config.tokenizer,
+    captions,
+    events,
+  });
 
-  const createFramework = async (ref: PluginRef, shape: ImageShape, seed: number, where: string): Promise<Framework> => {
-    const framework = await registry.create('framework', withInputShape(registry, ref, shape), { rng: new Rng(seed), events, path: where });
+  const createFramework = async (ref: PluginRef, shape: ImageShape, seed: number, where: string, services: PluginServices): Promise<Framework> => {
+    const framework = await registry.create('framework', withInputShape(registry, ref, shape), { rng: new Rng(seed), events, path: where, services });
     frameworks.push(framework);
     return framework;
   };
@@ -111,7 +128,9 @@ export function createRunnerServices(options: RunnerServicesOptions): RunnerServ
         fix: 'use an encoder trained on images of this size and channel count.',
       });
     }
-    const framework = await createFramework(config.framework as PluginRef, shape, config.seed, `services.${name}`);
+    // A vision-language run encodes text with the tokenizer saved beside its checkpoint.
+    const runTokenizer = tokenizerSource({ runDir, reuse: true, settings: config.tokenizer, captions, events });
+    const framework = await createFramework(config.framework as PluginRef, shape, config.seed, `services.${name}`, { tokenizer: runTokenizer });
     const meta = loadModelState(runDir, namespacedVariables(framework.stateModules()));
     events.log('services', `feature extractor ${name}: ${framework.name} at step ${meta.step}`);
     return framework;
@@ -123,7 +142,7 @@ export function createRunnerServices(options: RunnerServicesOptions): RunnerServ
     const arg = colon > 0 ? name.slice(colon + 1) : '';
     if (kind === 'checkpoint' && arg.length > 0) return fromCheckpoint(name, arg);
     if (kind === 'random' && /^\d+$/.test(arg)) {
-      return createFramework(options.config.framework as PluginRef, imageShape, Number(arg), `services.${name}`);
+      return createFramework(options.config.framework as PluginRef, imageShape, Number(arg), `services.${name}`, { tokenizer });
     }
     throw new GenviewError('NOT_FOUND', `no feature extractor named "${name}".`, {
       where: 'services.featureExtractor',
@@ -142,6 +161,7 @@ export function createRunnerServices(options: RunnerServicesOptions): RunnerServ
       }
       return (await framework).encoder();
     },
+    tokenizer,
     dispose(): void {
       for (const framework of frameworks.splice(0)) framework.dispose();
       built.clear();

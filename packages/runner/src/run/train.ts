@@ -10,9 +10,11 @@ import {
   type Framework,
   type Generator,
   type PluginRef,
+  type PluginServices,
   type QualityScorer,
   type Registry,
   Rng,
+  isVisionLanguageEncoder,
   selectBackend,
   writeFileAtomic,
 } from '@genview/core';
@@ -24,6 +26,7 @@ import { backboneRefOf, fineTuneFromScratch, fineTuneTrained } from './finetune'
 import { type TrainSummary, Trainer } from '../trainer/trainer';
 import { withInputShape } from './framework-ref';
 import { withBundledModel } from './generate';
+import { refusedForNoJointSpace } from './joint-space-eval';
 import { preflight } from './preflight';
 import { learningRateFor } from './schedule';
 import { firstItems } from './subset';
@@ -74,7 +77,14 @@ export async function evaluateEncoder(
       events,
       path: `eval.evaluators[${i}]`,
     });
-    const result = await evaluator.evaluate(frozen, data);
+    let result: EvalResult;
+    try {
+      result = await evaluator.evaluate(frozen, data);
+    } catch (error) {
+      if (!refusedForNoJointSpace(error, encoder)) throw error;
+      events.log('eval', `${name}: ${evaluator.name} skipped (it needs an image-text encoder)`);
+      continue;
+    }
     events.emit('eval', { evaluator: `${name} · ${result.evaluator}`, values: result.metrics, description: result.description });
     results.push(result);
   }
@@ -93,7 +103,14 @@ export async function trainFromConfig(config: RunConfig, options: TrainRunOption
   const train = firstItems(fullTrain, config.trainer.limitTrain);
   const test = await registry.create('dataset', config.data.test as PluginRef, { ...dataContext, path: 'data.test' });
   const shape = train.info.imageShape;
-  const services = createRunnerServices({ config, imageShape: shape, registry, events });
+  const services = createRunnerServices({
+    config,
+    imageShape: shape,
+    registry,
+    events,
+    // A fresh run learns its caption tokenizer again; a resumed one must read the one its checkpoint was trained with.
+    tokenizer: { runDir: config.outDir, reuse: options.resume === true, captions: { dataset: train.info.name, texts: train.captions } },
+  });
   const context = { ...dataContext, services };
   let generator: Generator | undefined;
   let quality: QualityScorer | undefined;
@@ -108,7 +125,7 @@ export async function trainFromConfig(config: RunConfig, options: TrainRunOption
     if (config.quality) quality = await registry.create('quality', config.quality as PluginRef, { ...context, path: 'quality' });
     // Before the first step, so an interrupted run's checkpoint can already serve as checkpoint:<outDir>.
     await saveRunConfig(config.outDir, config, frameworkRef);
-    return await trainAndEvaluate(config, options, { registry, events, backend, context, fullTrain, train, test, views, framework, generator, quality });
+    return await trainAndEvaluate(config, options, { registry, events, backend, context, frameworkRef, fullTrain, train, test, views, framework, generator, quality });
   } finally {
     await generator?.dispose?.();
     (quality as { dispose?: () => void } | undefined)?.dispose?.();
@@ -120,7 +137,8 @@ interface RunParts {
   registry: Registry;
   events: EventBus;
   backend: BackendReport;
-  context: { rng: Rng; events: EventBus };
+  context: { rng: Rng; events: EventBus; services: PluginServices };
+  frameworkRef: PluginRef;
   fullTrain: Dataset;
   train: Dataset;
   test: Dataset;
@@ -128,6 +146,29 @@ interface RunParts {
   framework: Framework;
   generator?: Generator;
   quality?: QualityScorer;
+}
+
+/**
+ * The trained architecture at random init. A vision-language framework is rebuilt whole, so its
+ * zero-shot and retrieval numbers have a baseline too; otherwise only its backbone is needed.
+ */
+async function randomEncoderResults(config: RunConfig, parts: RunParts, data: { train: Dataset; test: Dataset }): Promise<EncoderResults> {
+  const { registry, events, framework, frameworkRef } = parts;
+  const rng = new Rng(config.seed).fork('random-baseline');
+  if (isVisionLanguageEncoder(framework.encoder())) {
+    const fresh = await registry.create('framework', frameworkRef, { rng, events, services: parts.context.services, path: 'framework' });
+    try {
+      return await evaluateEncoder('random encoder', fresh.encoder(), data, config, registry, events);
+    } finally {
+      fresh.dispose();
+    }
+  }
+  const random = await buildBackbone({ rng, events, registry, path: 'baseline' }, backboneRefOf(config), parts.train.info.imageShape, 'baseline.backbone');
+  try {
+    return await evaluateEncoder('random encoder', backboneFeatures(random), data, config, registry, events);
+  } finally {
+    random.dispose();
+  }
 }
 
 async function trainAndEvaluate(config: RunConfig, options: TrainRunOptions, parts: RunParts): Promise<TrainRunResult> {
@@ -179,9 +220,7 @@ async function trainAndEvaluate(config: RunConfig, options: TrainRunOptions, par
   if (trainedFineTune) trained.results.push(trainedFineTune);
   const evaluations = [trained];
   if (config.eval.baselines) {
-    const random = await buildBackbone({ rng: new Rng(config.seed).fork('random-baseline'), events, registry, path: 'baseline' }, backboneRefOf(config), shape, 'baseline.backbone');
-    const randomResults = await evaluateEncoder('random encoder', backboneFeatures(random), data, config, registry, events);
-    random.dispose();
+    const randomResults = await randomEncoderResults(config, parts, data);
     const scratch = await fineTuneFromScratch(finetuning);
     if (scratch) randomResults.results.push(scratch);
     evaluations.push(randomResults);

@@ -1,5 +1,8 @@
 import { GenviewError, definePlugin, z } from '@genview/core';
-import { loadIdxSplit } from './idx-split';
+import { CaptionedDataset } from './captioned';
+import { fashionCaptions } from './fashion-captions';
+import { readIdxCached } from './idx';
+import { IDX_FILE_STEMS, type IdxSplit, findIdxFile, loadIdxSplit } from './idx-split';
 
 /** Fallback when a user-given dir is read without the data package installed (Zalando's class order). */
 const CLASS_NAMES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
@@ -9,6 +12,9 @@ export const fashionMnistSchema = z
     split: z.enum(['train', 'test']).default('train').describe('official split: 60,000 train or 10,000 test images'),
     dir: z.string().min(1).optional().describe('folder with the four original IDX files (.gz or raw); default: the @genview/data-fashion-mnist package'),
     limit: z.number().int().positive().optional().describe('use only the first N rows'),
+    captions: z.boolean().default(false).describe("caption every image in the phrasing of the tiny-unclip model's training captions"),
+    captionAttributes: z.boolean().default(true).describe('add measured size (small/large) and brightness (dark/bright) words to captions'),
+    captionSeed: z.number().int().default(0).describe('seed of the per-image template choice'),
   })
   .strict();
 
@@ -43,18 +49,33 @@ export const fashionMnistPlugin = definePlugin({
   configSchema: fashionMnistSchema,
   async create(config, context) {
     const source = config.dir ? { dir: config.dir, classNames: CLASS_NAMES } : await packagedDir(context.path);
-    const dataset = await loadIdxSplit({
+    const files = {
       dir: source.dir,
       split: config.split,
-      name: `fashion-mnist/${config.split}`,
-      classNames: source.classNames,
-      limit: config.limit,
       where: config.dir ? `${context.path}.dir` : context.path,
       missingFix: config.dir
         ? 'set dir to a folder holding the original Fashion-MNIST IDX files, or leave it unset to use @genview/data-fashion-mnist.'
         : 'reinstall @genview/data-fashion-mnist; its data folder is incomplete.',
-    });
+    };
+    const dataset = await loadIdxSplit({ ...files, name: `fashion-mnist/${config.split}`, classNames: source.classNames, limit: config.limit });
     context.events.log('fashion-mnist', `${dataset.info.name}: ${dataset.info.size} images from ${source.dir}`, 'debug');
-    return dataset;
+    if (!config.captions) return dataset;
+    const captions = await splitCaptions(files, { attributes: config.captionAttributes, seed: config.captionSeed });
+    return new CaptionedDataset(dataset, captions.slice(0, dataset.info.size));
   },
 });
+
+/** Captions of a whole split, so attribute thresholds (and so every caption) do not depend on `limit`. */
+async function splitCaptions(
+  files: { dir: string; split: IdxSplit; where: string; missingFix: string },
+  options: { attributes: boolean; seed: number },
+): Promise<string[]> {
+  const stems = IDX_FILE_STEMS[files.split];
+  // loadIdxSplit has just read these files; the cache hands back the same decoded buffers.
+  const [images, labels] = await Promise.all([
+    readIdxCached(findIdxFile(files.dir, stems.images, files.where, files.missingFix), 'images'),
+    readIdxCached(findIdxFile(files.dir, stems.labels, files.where, files.missingFix), 'labels'),
+  ]);
+  const [, h = 0, w = 0] = images.dims;
+  return fashionCaptions(images.data, h * w, labels.data, options);
+}

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { GenviewError, readFileIfExists } from '@genview/core';
+import { GenviewError, type Tokenizer, readFileIfExists } from '@genview/core';
 import { decodeByteChars } from './byte-unicode';
 import {
   CLIP_BOS,
@@ -71,8 +71,9 @@ const utf8 = new TextEncoder();
  * normalise (NFC, collapse whitespace, lowercase), split with CLIP's pattern, spell each piece in byte
  * characters, apply BPE by merge rank with "</w>" on the last symbol, look the symbols up, then wrap in
  * bos/eos, truncate and pad. "<|startoftext|>" / "<|endoftext|>" written in the text map to their ids.
+ * As a core `Tokenizer` it feeds text towers: encodeBatch pads and truncates every row to contextLength.
  */
-export class ClipTokenizer {
+export class ClipTokenizer implements Tokenizer {
   readonly bosToken: string;
   readonly eosToken: string;
   readonly padToken: string;
@@ -83,6 +84,11 @@ export class ClipTokenizer {
   readonly unkTokenId: number | null;
   readonly modelMaxLength: number;
   readonly endOfWordSuffix: string;
+  /**
+   * One more than the largest id, special tokens included: an embedding table this big holds every id.
+   * For CLIP's contiguous layout that is the number of tokens (49408).
+   */
+  readonly vocabSize: number;
   private readonly encoder: Map<string, number>;
   private readonly decoder: Map<number, string>;
   private readonly ranks: Map<string, number>;
@@ -103,6 +109,9 @@ export class ClipTokenizer {
       this.encoder.set(token, id);
       this.decoder.set(id, token);
     }
+    let largest = -1;
+    for (const id of this.decoder.keys()) if (id > largest) largest = id;
+    this.vocabSize = largest + 1;
     this.ranks = new Map();
     // A repeated merge line ends with its last rank, as in CLIP's dict(zip(merges, ranks)) and tokenizers' map.
     spec.merges.forEach(([a, b], rank) => {
@@ -224,8 +233,9 @@ export class ClipTokenizer {
     });
   }
 
-  get vocabSize(): number {
-    return this.encoder.size;
+  /** The length encodeBatch pads and cuts rows to by default (model_max_length). */
+  get contextLength(): number {
+    return this.modelMaxLength;
   }
 
   /** The id of a token string, or undefined. */
