@@ -11,6 +11,8 @@ import {
 import { BinaryOp, UnaryOp, binaryKernel, unaryKernel } from './kernels/elementwise';
 import { batchMatMulKernel, fusedMatMulKernel } from './kernels/matmul';
 import { meanKernel, sumKernel } from './kernels/reduce';
+import { sliceKernel, splitVKernel, transposeKernel } from './kernels/layout';
+import { unsortedSegmentSumKernel } from './kernels/segment-sum';
 import type { KernelContext } from './kernels/util';
 
 /** The tfjs backend name this package registers. */
@@ -32,7 +34,10 @@ class NativeCpuBackend extends MathBackendCPU {
 
 type Factory = (ctx: KernelContext) => KernelFunc;
 
-/** Kernels that run in the addon; everything else is the stock cpu kernel under the new name. */
+/**
+ * Kernels that replace the stock cpu ones: the hot ones run in the addon; UnsortedSegmentSum, Slice, SplitV
+ * and Transpose are plain JS, but linear passes instead of the stock per-element index arithmetic. Everything else is the stock cpu kernel under the new name.
+ */
 const NATIVE_KERNELS: Record<string, Factory> = {
   Conv2D: conv2dKernel,
   Conv2DBackpropInput: conv2dBackpropInputKernel,
@@ -54,6 +59,10 @@ const NATIVE_KERNELS: Record<string, Factory> = {
   Rsqrt: (ctx) => unaryKernel(ctx, UnaryOp.rsqrt),
   Neg: (ctx) => unaryKernel(ctx, UnaryOp.neg),
   Exp: (ctx) => unaryKernel(ctx, UnaryOp.exp),
+  UnsortedSegmentSum: unsortedSegmentSumKernel,
+  Slice: sliceKernel,
+  SplitV: splitVKernel,
+  Transpose: transposeKernel,
 };
 
 /** Names of the kernels that run natively (for reports and tests). */

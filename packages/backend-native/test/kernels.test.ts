@@ -27,7 +27,7 @@ describe.skipIf(!nativeBuilt)(`genview-native kernels vs the cpu backend${native
     expect(info.nativeKernels).toEqual(expect.arrayContaining(['Conv2D', 'Conv2DBackpropFilter', 'BatchMatMul']));
     expect(NATIVE_KERNEL_NAMES.length).toBeGreaterThan(10);
     // The hot kernels really are replaced, not the stock ones copied under the new name.
-    for (const name of ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', 'Sum', 'Multiply']) {
+    for (const name of ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', 'Sum', 'Multiply', 'UnsortedSegmentSum']) {
       expect(tf.getKernel(name, NATIVE).kernelFunc, name).not.toBe(tf.getKernel(name, 'cpu').kernelFunc);
     }
   });
@@ -180,6 +180,62 @@ describe.skipIf(!nativeBuilt)(`genview-native kernels vs the cpu backend${native
       tf.sum(tf.square(tf.fused.matMul({ a: p as tf.Tensor2D, b: q as tf.Tensor2D, activation: 'relu' }))),
     );
     check(await onBoth(() => g([tf.tensor2d(x, [6, 9]), tf.tensor2d(w, [9, 4])])), 'fused matMul grads');
+  });
+
+  it('UnsortedSegmentSum (the gradient of gather): repeated, missing and out-of-range ids, and gather gradients', async () => {
+    const rng = new Rng(21);
+    const x = randomArray(rng, [9, 3, 4]);
+    const ids = [2, 0, 2, 5, -1, 0, 7, 2, 1];
+    check(await onBoth(() => tf.unsortedSegmentSum(tf.tensor(x, [9, 3, 4]), tf.tensor1d(ids, 'int32'), 6)), 'segment sum 3-d');
+    check(await onBoth(() => tf.unsortedSegmentSum(tf.tensor(x.slice(0, 9), [9]), tf.tensor1d(ids, 'int32'), 8)), 'segment sum 1-d');
+    // An embedding lookup's gradient: many rows, a table far bigger than the batch.
+    const table = randomArray(rng, [500, 16]);
+    const tokens = Array.from({ length: 64 * 12 }, () => rng.int(500));
+    check(
+      await onBoth(() => tf.grad((t: tf.Tensor) => tf.sum(tf.square(tf.gather(t, tf.tensor1d(tokens, 'int32')))))(tf.tensor(table, [500, 16]))),
+      'gather gradient',
+    );
+  });
+
+  it('Slice, SplitV and Transpose: every axis pattern, int32 too, and attention-shaped splits', async () => {
+    const rng = new Rng(22);
+    const shape = [3, 4, 5, 6];
+    const x = randomArray(rng, shape);
+    const slices: Array<[number[], number[]]> = [
+      [[0, 0, 0, 0], [3, 4, 5, 6]],
+      [[1, 0, 0, 0], [2, 4, 5, 6]],
+      [[0, 1, 0, 0], [3, 2, 5, 6]],
+      [[0, 0, 2, 0], [3, 4, 3, 6]],
+      [[0, 0, 0, 2], [3, 4, 5, 3]],
+      [[1, 2, 1, 1], [1, 1, 3, 4]],
+      [[2, 3, 4, 5], [1, 1, 1, 1]],
+      [[0, 0, 0, 0], [3, 4, 5, 0]],
+      [[0, 1, 0, 0], [-1, -1, -1, -1]],
+    ];
+    for (const [begin, size] of slices) {
+      check(await onBoth(() => tf.slice(tf.tensor(x, shape), begin, size)), `slice ${begin} ${size}`);
+    }
+    const ids = Array.from({ length: 60 }, () => rng.int(1000));
+    check(await onBoth(() => tf.cast(tf.slice(tf.tensor(ids, [6, 10], 'int32'), [1, 3], [4, 5]), 'float32')), 'int32 slice');
+    for (const perm of [[0, 1, 2, 3], [3, 2, 1, 0], [0, 2, 1, 3], [1, 0, 3, 2], [2, 3, 0, 1], [0, 1, 3, 2]]) {
+      check(await onBoth(() => tf.transpose(tf.tensor(x, shape), perm)), `transpose ${perm}`);
+    }
+    check(await onBoth(() => tf.transpose(tf.tensor(x.slice(0, 20), [4, 5]))), 'transpose 2-d');
+    for (const axis of [0, 1, 2, 3, -1]) {
+      check(await onBoth(() => tf.split(tf.tensor(x, shape), (shape.at(axis) as number) % 3 === 0 ? 3 : [1, -1], axis)), `split axis ${axis}`);
+    }
+    check(await onBoth(() => tf.cast(tf.transpose(tf.tensor(ids, [3, 4, 5], 'int32'), [2, 0, 1]), 'float32')), 'int32 transpose');
+    // Multi-head attention's layout work and its gradients: split q/k/v off the last axis, heads to the front.
+    const qkv = randomArray(rng, [8, 12, 3 * 32]);
+    check(
+      await onBoth(() =>
+        tf.grad((t: tf.Tensor) => {
+          const [q, k] = tf.split(t, 3, 2).map((part) => tf.transpose(tf.reshape(part, [8, 12, 4, 8]), [0, 2, 1, 3]));
+          return tf.sum(tf.mul(tf.matMul(q as tf.Tensor4D, k as tf.Tensor4D, false, true), 0.1));
+        })(tf.tensor(qkv, [8, 12, 96])),
+      ),
+      'attention layout gradient',
+    );
   });
 
   it('Sum and Mean over contiguous and non-contiguous axes, keepDims', async () => {

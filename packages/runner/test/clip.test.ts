@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EventBus, GenviewError, Rng, type Tokenizer, decodeSafetensors, requireVisionLanguageEncoder, tf } from '@genview/core';
 import { createRegistry, createRunnerServices, loadRunConfig, runConfigSchema, trainFromConfig } from '@genview/runner';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { useLinearSegmentSum } from './fast-segment-sum';
+import { describe, expect, it } from 'vitest';
 import { CHANCE, COLOR_PROMPTS, cli, metricOf, shapesConfig } from './vision-language-run';
 
 const ZERO_SHOT = 'zeroshot_top1';
@@ -19,7 +18,6 @@ function checkpointModel(outDir: string): Map<string, Float32Array | Int32Array>
   return out;
 }
 
-beforeAll(useLinearSegmentSum);
 
 describe('clip framework', () => {
   it('trained from `genview train` on captioned shapes, zero-shot beats chance and the same CLIP at random init; `genview eval` rebuilds it', async () => {

@@ -1,12 +1,10 @@
 import { EventBus, Rng, type Tokenizer, tf } from '@genview/core';
 import { createRegistry } from '@genview/runner';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { useLinearSegmentSum } from './fast-segment-sum';
+import { describe, expect, it } from 'vitest';
 import { CHANCE, SHAPES, COLOR_PROMPTS, cli, metricOf, shapesConfig } from './vision-language-run';
 
 const ZERO_SHOT = 'zeroshot_top1';
 
-beforeAll(useLinearSegmentSum);
 
 describe('slip framework', () => {
   it('trained from `genview train` on captioned shapes, zero-shot beats chance and the same SLIP at random init', async () => {
