@@ -133,3 +133,30 @@ export function ntXent(tf, z, pairs, temperature = 0.5) {
   const positive = tf.div(tf.sum(tf.mul(zn, partner), 1), temperature);
   return tf.mean(tf.sub(tf.logSumExp(masked, 1), positive));
 }
+
+/**
+ * The benchmark's SimCLR train step on one fixed batch: `pairs` random images per view (bench RNG, seed
+ * 7), NT-Xent at temperature 0.5, Adam 1e-3. step() runs forward + backward + update and returns the
+ * loss; dispose() frees the batch and the optimiser state (the model's variables stay with the model).
+ * bench/train-step.mjs and bench/memory.mjs both train through this.
+ */
+export function simclrTrainStep(tf, model, pairs, seed = 7) {
+  const n = 2 * pairs;
+  const rng = makeRng(seed);
+  const shape = [n, ...model.inputShape];
+  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < data.length; i++) data[i] = rng() + 0.5;
+  const x = tf.tensor(data, shape);
+  const optimizer = tf.train.adam(1e-3);
+  const step = () => {
+    const cost = optimizer.minimize(() => ntXent(tf, model.forward(x), pairs, 0.5), true);
+    const loss = cost.dataSync()[0];
+    cost.dispose();
+    return loss;
+  };
+  const dispose = () => {
+    x.dispose();
+    optimizer.dispose();
+  };
+  return { step, images: n, dispose };
+}

@@ -7,7 +7,7 @@
 //   node bench/quality-overhead.mjs --steps 8 --repeats 2 --batch 256
 import { EventBus, Rng, selectBackend } from '@genview/core';
 import { createGenviewFgBgScorer } from '@genview/quality';
-import { Trainer, backboneFeatures, buildBackbone, buildViewPipelines, createRegistry } from '@genview/runner';
+import { backboneFeatures, buildBackbone, buildViewPipelines, createRegistry, Trainer } from '@genview/runner';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);

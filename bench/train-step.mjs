@@ -36,7 +36,7 @@ async function child(args) {
   // The built @genview/core: its tf has every gradient registered and its ladder loads each rung
   // exactly as users get it (wasm with GenView's training kernels, native from the built addon).
   const { tf, selectBackend } = await import('@genview/core');
-  const { smallCnn, resnet18, ntXent, makeRng } = await import('./models.mjs');
+  const { smallCnn, resnet18, simclrTrainStep } = await import('./models.mjs');
   const rung = args.rung;
   await selectBackend({ force: rung });
   if (rung === 'native') (await import('@genview/backend-native')).setNativeThreads(THREADS);
@@ -44,19 +44,7 @@ async function child(args) {
   const spec = MODELS[args.model];
   const model = args.model === 'resnet18' ? resnet18(tf, 1) : smallCnn(tf, 1);
   const pairs = Number(args.pairs ?? spec.pairs);
-  const n = 2 * pairs;
-  const rng = makeRng(7);
-  const shape = [n, ...model.inputShape];
-  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-  for (let i = 0; i < data.length; i++) data[i] = rng() + 0.5;
-  const x = tf.tensor(data, shape);
-  const optimizer = tf.train.adam(1e-3);
-  const step = () => {
-    const cost = optimizer.minimize(() => ntXent(tf, model.forward(x), pairs, 0.5), true);
-    const loss = cost.dataSync()[0];
-    cost.dispose();
-    return loss;
-  };
+  const { step, images: n } = simclrTrainStep(tf, model, pairs);
   const warmup = Number(args.warmup);
   const steps = Number(args.steps);
   const t0 = performance.now();

@@ -8,8 +8,8 @@
  * Run: node tools/experiments/mcl.mjs   (MCL_STEPS, MCL_STAGES, MCL_TRAIN, MCL_SIZE override the sizes)
  */
 import { type Augmentation, type Dataset, EventBus, type FeatureExtractor, Rng, selectBackend } from '@genview/core';
-import { cachedFeatures, extractFeatures, knnClassify, pairProbe } from '@genview/eval';
-import { Trainer, createRegistry, runMultistage } from '@genview/runner';
+import { cachedFeatures, extractFeatures, knnClassify, pairProbe, rawPixelFeatures } from '@genview/eval';
+import { Trainer, backboneFeatures, buildBackbone, createRegistry, runMultistage } from '@genview/runner';
 import { ViewPipeline, coloredDigitPairs, coloredDigits } from '@genview/views';
 
 export interface ExperimentOptions {
@@ -23,6 +23,12 @@ export interface ExperimentOptions {
   seed?: number;
   /** Per-image colour jitter: the larger, the more a colour alone identifies an instance (stronger suppression). */
   colorNoise?: number;
+  /** Paint the digit stroke or the background (a colour over the whole image is a far stronger cue). */
+  colorTarget?: 'foreground' | 'background';
+  /** NT-Xent temperature of every method. */
+  temperature?: number;
+  /** Also score a randomly initialised encoder and raw pixels (the features nobody trained). */
+  baselines?: boolean;
   /** Progress lines go here (the script prints them; the library never does). */
   log?: (line: string) => void;
 }
@@ -44,20 +50,21 @@ export interface ExperimentResult {
 
 export async function main(options: ExperimentOptions = {}): Promise<ExperimentResult> {
   const { steps = 600, stages = 2, trainImages = 5000, testImages = 1000, size = 16, batchSize = 128, seed = 0, colorNoise = 0.05 } = options;
+  const { colorTarget = 'foreground', temperature = 0.2, baselines = true } = options;
   const log = options.log ?? (() => {});
   const started = performance.now();
   const backend = await selectBackend();
   const registry = createRegistry();
   const events = new EventBus();
-  const train = coloredDigits({ count: trainImages, size, seed: 2 * seed, colorNoise, name: 'colored-digits/train' });
-  const test = coloredDigits({ count: testImages, size, seed: 2 * seed + 1, colorNoise, name: 'colored-digits/test' });
+  const train = coloredDigits({ count: trainImages, size, seed: 2 * seed, colorNoise, colorTarget, name: 'colored-digits/train' });
+  const test = coloredDigits({ count: testImages, size, seed: 2 * seed + 1, colorNoise, colorTarget, name: 'colored-digits/test' });
   const splits = {
     digit: { train: train as Dataset, test: test as Dataset },
     color: { train: train.labelledBy('color'), test: test.labelledBy('color') },
   };
   const pairs = {
-    digit: coloredDigitPairs({ pairs: 500, feature: 'digit', size, seed: 100 + seed, colorNoise }),
-    color: coloredDigitPairs({ pairs: 500, feature: 'color', size, seed: 200 + seed, colorNoise }),
+    digit: coloredDigitPairs({ pairs: 500, feature: 'digit', size, seed: 100 + seed, colorNoise, colorTarget }),
+    color: coloredDigitPairs({ pairs: 500, feature: 'color', size, seed: 200 + seed, colorNoise, colorTarget }),
   };
   const context = { rng: new Rng(seed), events };
   // Crops only: no colour jitter or grayscale, so colour survives every view (the suppression setting).
@@ -73,7 +80,7 @@ export async function main(options: ExperimentOptions = {}): Promise<ExperimentR
     name: 'simclr',
     backbone: { name: 'small-cnn', widths: [16, 32, 64] },
     projector: { name: 'mlp-projector', hiddenDim: 128, outDim: 64 },
-    loss: { name: 'nt-xent', temperature: 0.2 },
+    loss: { name: 'nt-xent', temperature },
   };
   const optimizer = { name: 'adam' as const };
   const lr = (step: number, total: number) => 2e-3 * 0.5 * (1 + Math.cos((Math.PI * step) / total));
@@ -104,6 +111,14 @@ export async function main(options: ExperimentOptions = {}): Promise<ExperimentR
     rows.push(row);
     log(`${name.padEnd(28)} digit kNN ${pct(row.digitKnn)}  colour kNN ${pct(row.colorKnn)}  digit pairs ${pct(row.digitPairs)}  colour pairs ${pct(row.colorPairs)}`);
   };
+
+  if (baselines) {
+    await score('raw pixels', rawPixelFeatures(train));
+    // The same architecture and initial weights every method starts from, untrained.
+    const random = await buildBackbone({ rng: new Rng(seed).fork('framework'), events, registry, path: 'random' }, inner.backbone, [size, size, 3]);
+    await score('random init (untrained)', backboneFeatures(random));
+    random.dispose();
+  }
 
   // Single-stage SimCLR with the whole budget.
   const simclr = await registry.create('framework', { ...inner, inputShape: [size, size, 3] }, { rng: new Rng(seed).fork('framework'), events, path: 'framework' });
@@ -142,7 +157,7 @@ export async function main(options: ExperimentOptions = {}): Promise<ExperimentR
     seconds,
     setup:
       `colored digits ${size}x${size} (train ${trainImages}, test ${testImages}, 10 digits x 10 colours ±${colorNoise} jitter, independent), crops only; ` +
-      `small-cnn [16,32,64], SimCLR NT-Xent T=0.2, Adam 2e-3 cosine, batch ${batchSize}; kNN k=20 weighted top-1; pairs: MMVP rule, 500 pairs`,
+      `colour on the ${colorTarget}; small-cnn [16,32,64], SimCLR NT-Xent T=${temperature}, Adam 2e-3 cosine, batch ${batchSize}; kNN k=20 weighted top-1; pairs: MMVP rule, 500 pairs`,
   };
 }
 

@@ -45,6 +45,9 @@ const result = await main({
   size: env('MCL_SIZE', 16),
   seed: env('MCL_SEED', 0),
   colorNoise: env('MCL_COLOR_NOISE', 0.05),
+  colorTarget: process.env.MCL_COLOR_TARGET ?? 'foreground',
+  temperature: env('MCL_TEMPERATURE', 0.2),
+  baselines: process.env.MCL_BASELINES !== '0',
   log: (line) => console.log(line),
 });
 if (process.argv.includes('--json')) console.log(JSON.stringify(result, null, 2));

@@ -181,6 +181,22 @@ describe('infoNceQueue', () => {
     expect(withTensors([same, same, queue], (q, k, u) => value(() => infoNceQueue(q, k, u)))).toBeCloseTo(Math.log(6), 5);
   });
 
+  it('an anchor with no allowed queue negative (MCL: no key of its label queued yet) costs exactly 0, with a zero gradient', () => {
+    const none = QUEUE.map(() => 0);
+    const rowMask = [none, [1, 0, 1, 0, 1], none, [0, 1, 1, 0, 0]];
+    withTensors([A, B, QUEUE], (q, k, queue) => {
+      // The positive is always kept, so the row's softmax is [1] and its cross-entropy 0, not NaN.
+      expect(value(() => infoNceQueue(q, k, queue, { queueNegativeMask: t2(A.map(() => none)) }))).toBe(0);
+      // Empty rows add 0 to the mean over all N anchors.
+      const oneRow = (i: number) => refQueue([A[i]], [B[i]], QUEUE, 0.2, undefined, [rowMask[i]]);
+      expect(value(() => infoNceQueue(q, k, queue, { queueNegativeMask: t2(rowMask) }))).toBeCloseTo((oneRow(1) + oneRow(3)) / 4, 5);
+    });
+    const grad = tfGrad((x) => withTensors([B, QUEUE], (k, u) => infoNceQueue(x, k, u, { queueNegativeMask: t2(rowMask) })), A);
+    for (const i of [0, 2]) expect(grad[i].every((v) => v === 0)).toBe(true);
+    expect(grad.flat().every(Number.isFinite)).toBe(true);
+    expectClose(grad, numericGrad((x) => refQueue(x, B, QUEUE, 0.2, undefined, rowMask), A), 1e-3);
+  });
+
   it('gradient flows into q only: matches finite differences, zero for k and queue', () => {
     const grad = tfGrad((x) => withTensors([B, QUEUE], (k, u) => infoNceQueue(x, k, u)), A);
     expectClose(grad, numericGrad((x) => refQueue(x, B, QUEUE, 0.2), A), 1e-3);

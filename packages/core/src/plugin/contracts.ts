@@ -195,6 +195,12 @@ export interface ModuleVariable {
   trainable: boolean;
   /** False for biases and normalisation parameters (no weight decay on them). */
   decay: boolean;
+  /**
+   * True for state added after checkpoints were already being written (e.g. a queue's per-key groups):
+   * a checkpoint without it still loads and the variable keeps the value it has (in a freshly built model,
+   * its initial value). Default false.
+   */
+  optional?: boolean;
 }
 
 export interface ForwardMode {
@@ -235,6 +241,14 @@ export interface ViewBatch {
   weights?: Tensor1D;
   /** Negatives mask over the batch (MCL), when configured. */
   negativeMask?: Tensor2D;
+  /**
+   * Each sample's negative group [N] (MCL: its pseudo label), non-negative ids: a sample, or a key a
+   * framework remembers from it (a queue, a memory bank), may serve as a negative only for anchors of the
+   * same group. Batch negatives are restricted by negativeMask; frameworks with remembered negatives
+   * store the groups with them and mask those (LossInputs.queueNegativeMask). Remembered negatives of
+   * unknown group (never set, or stored while no groups were given) are excluded while groups are given.
+   */
+  negativeGroups?: Int32Array;
   captions?: string[];
 }
 

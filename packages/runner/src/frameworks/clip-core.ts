@@ -140,7 +140,8 @@ export async function createClipCore(config: ClipCoreConfig, context: PluginCont
       tf.tidy(() => {
         const captions = requireCaptions(batch, path);
         const scale = logitScale.scale();
-        return loss.compute({ views: [projectImages(features, true), embedTexts(captions, true)], weights: batch.weights, logitScale: scale });
+        // Passed through so a wrapper that restricts negatives (MCL) applies to the image-text logits too.
+        return loss.compute({ views: [projectImages(features, true), embedTexts(captions, true)], weights: batch.weights, negativeMask: batch.negativeMask, logitScale: scale });
       }),
     afterStep: () => logitScale.clamp(),
     encoder: (): VisionLanguageEncoder => ({

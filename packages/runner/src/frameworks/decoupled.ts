@@ -44,13 +44,13 @@ export function createDecoupledFramework(parts: DecoupledParts, where = 'framewo
   };
 }
 
-/** Decoupled uniformity (Dufumier et al., ICML 2023), optionally with a prior kernel from weak attributes or a frozen encoder. */
+/** Decoupled uniformity (Dufumier et al., ICML 2023), optionally with a prior kernel from weak attributes, a frozen encoder or a generative model. */
 export const decoupled = definePlugin({
   kind: 'framework',
   name: 'decoupled',
   package: '@genview/runner',
   description:
-    'Shared encoder and MLP projector trained with decoupled uniformity; an optional prior (weak attributes, frozen-encoder features or a features file) enters the loss as a kernel over the batch.',
+    'Shared encoder and MLP projector trained with decoupled uniformity; an optional prior (weak attributes, frozen-encoder features, the image encoder of a generative model, or a features file) enters the loss as a kernel over the batch.',
   configSchema: z
     .object({
       inputShape: inputShapeSchema.optional(),
@@ -59,6 +59,7 @@ export const decoupled = definePlugin({
       loss: pluginRefSchema.default({ name: 'decoupled-uniformity', t: 2 }),
       prior: z
         .object({
+          /** kind: attributes | encoder | generative (an ONNX unCLIP pipeline's image encoder) | file. */
           source: priorSourceSchema,
           /** A 'kernel' plugin: rbf {sigma}, cosine, attributes {mode}. */
           kernel: pluginRefSchema.default('rbf'),

@@ -21,7 +21,9 @@ export function isMclFramework(framework: Framework): framework is MclFramework 
  * each anchor's negatives to samples that share its pseudo label (its cluster at every earlier stage).
  * With negatives: 'mask' the batch is mixed and the inner loss gets ViewBatch.negativeMask built from the
  * batch's pseudo labels; with 'sampler' the driver fills each batch from one label (upstream's sampler),
- * so no mask is needed. The stages themselves are run by runMultistage().
+ * so no mask is needed. In both, ViewBatch.negativeGroups carries the batch's labels, so frameworks
+ * that keep negatives across steps (MoCo's queue) restrict those too. The stages themselves are run by
+ * runMultistage().
  */
 export const mcl = definePlugin({
   kind: 'framework',
@@ -46,9 +48,10 @@ export const mcl = definePlugin({
     const inner = await context.registry.create('framework', innerRef as PluginRef, { rng: context.rng, events: context.events, services: context.services, path: `${context.path}.inner` });
     let labels: Int32Array | undefined;
 
-    const withMask = (batch: ViewBatch): ViewBatch['negativeMask'] => {
-      if (!labels || config.negatives === 'sampler') return undefined;
-      const batchLabels = Int32Array.from(batch.indices, (i) => {
+    /** The batch's pseudo labels, or undefined while there are none (stage 0). */
+    const batchLabels = (batch: ViewBatch): Int32Array | undefined => {
+      if (!labels) return undefined;
+      return Int32Array.from(batch.indices, (i) => {
         const label = labels![i];
         if (label === undefined) {
           throw new GenviewError('BAD_INPUT', `sample ${i} has no pseudo label (labels cover ${labels!.length} samples).`, {
@@ -58,12 +61,26 @@ export const mcl = definePlugin({
         }
         return label;
       });
-      const mask = negativeMaskFromLabels(batchLabels);
-      if (!batch.negativeMask) return mask;
-      // Someone upstream restricted negatives too: a pair must pass both.
+    };
+
+    // The labels go on the batch as negativeGroups in both modes: one-label batches (sampler) need no
+    // batch mask, but a queue of past keys (MoCo) still holds other labels' keys.
+    const restrict = (batch: ViewBatch): ViewBatch => {
+      const groups = batchLabels(batch);
+      if (!groups) return batch;
+      if (batch.negativeGroups) {
+        throw new GenviewError('INVALID_CONFIG', 'the batch already has negative groups; mcl cannot combine two groupings.', {
+          where: context.path,
+          fix: 'restrict negatives in one place only.',
+        });
+      }
+      if (config.negatives === 'sampler') return { ...batch, negativeGroups: groups };
+      const mask = negativeMaskFromLabels(groups);
+      if (!batch.negativeMask) return { ...batch, negativeMask: mask, negativeGroups: groups };
+      // Someone upstream restricted batch negatives too: a pair must pass both.
       const both = tf.mul(mask, batch.negativeMask) as tf.Tensor2D;
       mask.dispose();
-      return both;
+      return { ...batch, negativeMask: both, negativeGroups: groups };
     };
 
     const framework: MclFramework = {
@@ -76,11 +93,7 @@ export const mcl = definePlugin({
       pseudoLabels: () => labels,
       trainableModules: () => inner.trainableModules(),
       stateModules: () => inner.stateModules(),
-      loss: (batch, step) =>
-        tf.tidy(() => {
-          const negativeMask = withMask(batch);
-          return inner.loss(negativeMask ? { ...batch, negativeMask } : batch, step) as Scalar;
-        }),
+      loss: (batch, step) => tf.tidy(() => inner.loss(restrict(batch), step) as Scalar),
       ...(inner.afterStep ? { afterStep: (batch: ViewBatch, step: number, total: number) => inner.afterStep!(batch, step, total) } : {}),
       encoder: () => inner.encoder(),
       dispose: () => inner.dispose(),

@@ -6,7 +6,8 @@ import { KeyQueue } from './queue';
 /**
  * MoCo v2 (Chen et al., 2020): a query encoder trained by gradient, a key encoder that follows it by
  * momentum, and a queue of past keys as negatives. On one process, batch norm is not shuffled
- * (the key encoder sees each view's batch as is).
+ * (the key encoder sees each view's batch as is). With ViewBatch.negativeGroups (MCL) the queue keeps
+ * each key's group and a query's negatives are the queued keys of its own group.
  */
 export const mocoV2 = definePlugin({
   kind: 'framework',
@@ -37,6 +38,8 @@ export const mocoV2 = definePlugin({
     const queue = new KeyQueue(config.queueSize, probe.shape[1] as number, context.rng.fork('queue'));
     probe.dispose();
     let lastKeys: tf.Tensor2D | null = null;
+    // The groups of lastKeys, enqueued with them (null: no groups given, the slots become unknown).
+    let lastGroups: Int32Array | null = null;
 
     return {
       name: 'moco-v2',
@@ -55,21 +58,27 @@ export const mocoV2 = definePlugin({
         );
         lastKeys?.dispose();
         lastKeys = tf.keep(tf.clone(keys[1]));
+        lastGroups = batch.negativeGroups ? Int32Array.from(batch.negativeGroups) : null;
+        // The queue holds the negatives here, so the groups restrict the queue (negativeMask has no batch
+        // negatives to act on in MoCo; it is passed on for losses that have some).
+        const queueNegativeMask = batch.negativeGroups ? queue.groupMask(batch.negativeGroups) : undefined;
         return loss.compute({
           views: queries,
           targets: keys,
           queue: queue.negatives,
           weights: batch.weights,
           negativeMask: batch.negativeMask,
+          queueNegativeMask,
         }) as Scalar;
       },
       afterStep: () => {
         emaUpdate(backbone, keyBackbone, config.momentum);
         emaUpdate(projector, keyProjector, config.momentum);
         if (lastKeys) {
-          queue.enqueue(lastKeys);
+          queue.enqueue(lastKeys, lastGroups ?? undefined);
           lastKeys.dispose();
           lastKeys = null;
+          lastGroups = null;
         }
       },
       encoder: () => backboneFeatures(backbone),

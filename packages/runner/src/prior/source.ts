@@ -6,6 +6,7 @@ import { labelAttributePrior } from './attributes';
 import { encoderPrior } from './encoder';
 import type { PriorFeatures } from './features';
 import { filePrior } from './file';
+import { generativePrior } from './generative';
 
 /** The dataset a prior is computed on must be the one the trainer reads: prior rows are keyed by its indices. */
 const priorDataSchema = pluginRefSchema.default({ name: 'fashion-mnist', split: 'train' });
@@ -33,6 +34,20 @@ export const priorSourceSchema = z.discriminatedUnion('kind', [
     .strict(),
   z
     .object({
+      /**
+       * A frozen generative model's own encoder: the image encoder of an ONNX unCLIP pipeline folder
+       * (`tiny-unclip` names the bundled one), run once over the dataset with onnxruntime-node.
+       */
+      kind: z.literal('generative'),
+      data: priorDataSchema,
+      pipeline: z.string().min(1).default('tiny-unclip'),
+      batchSize: z.number().int().positive().default(256),
+      /** onnxruntime threads per operator; 0 lets onnxruntime choose. */
+      threads: z.number().int().min(0).default(0),
+    })
+    .strict(),
+  z
+    .object({
       /** Precomputed features, one row per dataset index: .safetensors (tensor picks one) or .npy. */
       kind: z.literal('file'),
       path: z.string().min(1),
@@ -48,6 +63,7 @@ export async function buildPriorFeatures(source: PriorSourceConfig, context: Plu
   if (source.kind === 'file') return filePrior(source.path, { tensor: source.tensor }, where);
   const data = await context.registry.create('dataset', source.data as PluginRef, { rng: context.rng, events: context.events, path: `${where}.data` });
   if (source.kind === 'attributes') return labelAttributePrior(data, { columns: source.columns, includeLabel: source.includeLabel, includeIndex: source.includeIndex }, where);
+  if (source.kind === 'generative') return generativePrior(data, source.pipeline, { batchSize: source.batchSize, threads: source.threads, events: context.events }, where);
   if (source.encoder === 'pixels') return encoderPrior(data, rawPixelFeatures(data), { batchSize: source.batchSize, events: context.events }, where);
   // Its own seeded stream: the prior encoder's weights do not shift the trained model's initialisation.
   const backbone = await buildBackbone(

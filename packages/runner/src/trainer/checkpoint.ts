@@ -66,6 +66,8 @@ function metaOf(metadata: Record<string, string>): CheckpointMeta {
 function assignModel(path: string, tensors: Record<string, StoredTensor>, state: ModuleVariable[]): void {
   for (const v of state) {
     const stored = tensors[`model/${v.name}`];
+    // State added after the checkpoint was written (ModuleVariable.optional) keeps the value it has.
+    if (!stored && v.optional) continue;
     if (!stored) {
       throw new GenviewError('CHECKPOINT', `checkpoint ${path} has no variable ${v.name}.`, {
         fix: 'resume with the same framework, backbone and heads the checkpoint was made with.',
