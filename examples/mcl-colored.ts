@@ -1,16 +1,20 @@
 /**
- * Feature suppression and MCL on coloured digits (drawn by code): single-stage SimCLR vs each MCL stage
- * vs the integrated MCL representation, at the same total number of training steps. Augmentations keep
- * colour (crops only), so colour alone solves SimCLR's task and digit shape gets suppressed; MCL's later
- * stages draw negatives only from the anchor's colour cluster and must learn shape.
- * Reports weighted kNN top-1 (k=20) for digit and for colour, and the MMVP-style pair score.
+ * Feature suppression and MCL: single-stage SimCLR vs each MCL stage vs the integrated MCL representation,
+ * at the same total number of training steps, on two testbeds drawn by code.
+ * - colored-digits: the colour fills the background and jitters slightly per image, so colour alone
+ *   identifies an instance well enough for SimCLR's task and digit shape gets suppressed (crops only, no
+ *   colour augmentation). MCL's later stages draw negatives only from the anchor's colour cluster, where
+ *   colour no longer separates anything, and must learn shape.
+ * - digits-on-fashion: a red digit over a grey Fashion-MNIST item; two independent features.
+ * Reports weighted kNN top-1 (k=20) for each feature, the MMVP-style pair score where the testbed has
+ * pairs, and the same scores for raw pixels and the untrained encoder every method starts from.
  *
- * Run: node tools/experiments/mcl.mjs   (MCL_STEPS, MCL_STAGES, MCL_TRAIN, MCL_SIZE override the sizes)
+ * Run: node tools/experiments/mcl.mjs   (MCL_DATASET, MCL_STEPS, MCL_STAGES, MCL_SEED, ... override)
  */
-import { type Augmentation, type Dataset, EventBus, type FeatureExtractor, Rng, selectBackend } from '@genview/core';
+import { type Augmentation, type Dataset, EventBus, type FeatureExtractor, type Registry, Rng, selectBackend } from '@genview/core';
 import { cachedFeatures, extractFeatures, knnClassify, pairProbe, rawPixelFeatures } from '@genview/eval';
 import { Trainer, backboneFeatures, buildBackbone, createRegistry, runMultistage } from '@genview/runner';
-import { ViewPipeline, coloredDigitPairs, coloredDigits } from '@genview/views';
+import { type FeaturePairs, ViewPipeline, coloredDigitPairs, coloredDigits, digitsOnTextures, greyTextures } from '@genview/views';
 
 export interface ExperimentOptions {
   /** Total training steps per method (MCL splits them evenly over its stages). */
@@ -29,43 +33,92 @@ export interface ExperimentOptions {
   temperature?: number;
   /** Also score a randomly initialised encoder and raw pixels (the features nobody trained). */
   baselines?: boolean;
+  /** Which feature-suppression testbed: coloured digits, or digits over Fashion-MNIST items. */
+  dataset?: 'colored-digits' | 'digits-on-fashion';
   /** Progress lines go here (the script prints them; the library never does). */
   log?: (line: string) => void;
 }
 
 export interface EncoderScores {
   encoder: string;
-  digitKnn: number;
-  colorKnn: number;
-  digitPairs: number;
-  colorPairs: number;
+  /** kNN top-1 per feature (e.g. digit, color or texture). */
+  knn: Record<string, number>;
+  /** MMVP-style pair score per feature, where the testbed has pairs (coloured digits). */
+  pairs: Record<string, number>;
 }
 
 export interface ExperimentResult {
   backend: string;
+  /** The two features, the label first. */
+  features: string[];
   rows: EncoderScores[];
   seconds: number;
   setup: string;
 }
 
+interface Testbed {
+  train: Dataset;
+  features: Record<string, { train: Dataset; test: Dataset }>;
+  pairs: Record<string, FeaturePairs>;
+  describe: string;
+}
+
+async function coloredTestbed(o: Required<Pick<ExperimentOptions, 'trainImages' | 'testImages' | 'size' | 'seed' | 'colorNoise' | 'colorTarget'>>): Promise<Testbed> {
+  const { trainImages, testImages, size, seed, colorNoise, colorTarget } = o;
+  const train = coloredDigits({ count: trainImages, size, seed: 2 * seed, colorNoise, colorTarget, name: 'colored-digits/train' });
+  const test = coloredDigits({ count: testImages, size, seed: 2 * seed + 1, colorNoise, colorTarget, name: 'colored-digits/test' });
+  return {
+    train,
+    features: {
+      digit: { train, test },
+      color: { train: train.labelledBy('color'), test: test.labelledBy('color') },
+    },
+    pairs: {
+      digit: coloredDigitPairs({ pairs: 500, feature: 'digit', size, seed: 100 + seed, colorNoise, colorTarget }),
+      color: coloredDigitPairs({ pairs: 500, feature: 'color', size, seed: 200 + seed, colorNoise, colorTarget }),
+    },
+    describe: `colored digits ${size}x${size} (train ${trainImages}, test ${testImages}, 10 digits x 10 colours ±${colorNoise} jitter, independent, colour on the ${colorTarget})`,
+  };
+}
+
+async function compositeTestbed(o: Required<Pick<ExperimentOptions, 'trainImages' | 'testImages' | 'size' | 'seed'>>, registry: Registry, events: EventBus): Promise<Testbed> {
+  const { trainImages, testImages, size, seed } = o;
+  const fashion = async (split: 'train' | 'test', limit: number) => {
+    const data = await registry.create('dataset', { name: 'fashion-mnist', split, limit }, { rng: new Rng(seed), events, path: `fashion.${split}` });
+    return { ...(await greyTextures(data, size)), classNames: data.info.classNames ?? [] };
+  };
+  // Train and test textures come from Fashion-MNIST's own splits, so no test texture was seen in training.
+  const make = async (split: 'train' | 'test', count: number, streamSeed: number) => {
+    const t = await fashion(split, count);
+    return digitsOnTextures({ count, textures: t.textures, textureLabels: t.labels, textureClassNames: t.classNames, size, seed: streamSeed, name: `digits-on-fashion/${split}` });
+  };
+  const train = await make('train', trainImages, 2 * seed);
+  const test = await make('test', testImages, 2 * seed + 1);
+  return {
+    train,
+    features: {
+      digit: { train, test },
+      texture: { train: train.labelledBy('texture'), test: test.labelledBy('texture') },
+    },
+    pairs: {},
+    describe: `digits over Fashion-MNIST items ${size}x${size} (train ${trainImages}, test ${testImages}; red digit, grey item, independent)`,
+  };
+}
+
 export async function main(options: ExperimentOptions = {}): Promise<ExperimentResult> {
-  const { steps = 600, stages = 2, trainImages = 5000, testImages = 1000, size = 16, batchSize = 128, seed = 0, colorNoise = 0.05 } = options;
-  const { colorTarget = 'foreground', temperature = 0.2, baselines = true } = options;
+  const { steps = 600, stages = 3, trainImages = 5000, testImages = 1000, size = 16, batchSize = 128, seed = 0, colorNoise = 0.05 } = options;
+  const { colorTarget = 'background', temperature = 0.5, baselines = true, dataset = 'colored-digits' } = options;
   const log = options.log ?? (() => {});
   const started = performance.now();
   const backend = await selectBackend();
   const registry = createRegistry();
   const events = new EventBus();
-  const train = coloredDigits({ count: trainImages, size, seed: 2 * seed, colorNoise, colorTarget, name: 'colored-digits/train' });
-  const test = coloredDigits({ count: testImages, size, seed: 2 * seed + 1, colorNoise, colorTarget, name: 'colored-digits/test' });
-  const splits = {
-    digit: { train: train as Dataset, test: test as Dataset },
-    color: { train: train.labelledBy('color'), test: test.labelledBy('color') },
-  };
-  const pairs = {
-    digit: coloredDigitPairs({ pairs: 500, feature: 'digit', size, seed: 100 + seed, colorNoise, colorTarget }),
-    color: coloredDigitPairs({ pairs: 500, feature: 'color', size, seed: 200 + seed, colorNoise, colorTarget }),
-  };
+  const bed =
+    dataset === 'colored-digits'
+      ? await coloredTestbed({ trainImages, testImages, size, seed, colorNoise, colorTarget })
+      : await compositeTestbed({ trainImages, testImages, size, seed }, registry, events);
+  const train = bed.train;
+  const featureNames = Object.keys(bed.features);
   const context = { rng: new Rng(seed), events };
   // Crops only: no colour jitter or grayscale, so colour survives every view (the suppression setting).
   const views: Augmentation[] = [];
@@ -96,20 +149,17 @@ export async function main(options: ExperimentOptions = {}): Promise<ExperimentR
         trainLabels: split.train.labels!,
         testFeatures: te.features,
         testLabels: split.test.labels!,
-        numClasses: 10,
+        numClasses: split.train.info.classNames?.length ?? 10,
         k: [20],
       });
       return result.top1;
     };
-    const row: EncoderScores = {
-      encoder: name,
-      digitKnn: await knn(splits.digit),
-      colorKnn: await knn(splits.color),
-      digitPairs: (await pairProbe(frozen, pairs.digit)).pairAccuracy,
-      colorPairs: (await pairProbe(frozen, pairs.color)).pairAccuracy,
-    };
+    const row: EncoderScores = { encoder: name, knn: {}, pairs: {} };
+    for (const feature of featureNames) row.knn[feature] = await knn(bed.features[feature]);
+    for (const [feature, pairs] of Object.entries(bed.pairs)) row.pairs[feature] = (await pairProbe(frozen, pairs)).pairAccuracy;
     rows.push(row);
-    log(`${name.padEnd(28)} digit kNN ${pct(row.digitKnn)}  colour kNN ${pct(row.colorKnn)}  digit pairs ${pct(row.digitPairs)}  colour pairs ${pct(row.colorPairs)}`);
+    const cells = [...featureNames.map((f) => `${f} kNN ${pct(row.knn[f])}`), ...Object.keys(row.pairs).map((f) => `${f} pairs ${pct(row.pairs[f])}`)];
+    log(`${name.padEnd(28)} ${cells.join('  ')}`);
   };
 
   if (baselines) {
@@ -153,11 +203,12 @@ export async function main(options: ExperimentOptions = {}): Promise<ExperimentR
   const seconds = (performance.now() - started) / 1000;
   return {
     backend: backend.chosen,
+    features: featureNames,
     rows,
     seconds,
     setup:
-      `colored digits ${size}x${size} (train ${trainImages}, test ${testImages}, 10 digits x 10 colours ±${colorNoise} jitter, independent), crops only; ` +
-      `colour on the ${colorTarget}; small-cnn [16,32,64], SimCLR NT-Xent T=${temperature}, Adam 2e-3 cosine, batch ${batchSize}; kNN k=20 weighted top-1; pairs: MMVP rule, 500 pairs`,
+      `${bed.describe}, crops only (random-resized-crop 0.4-1); ` +
+      `small-cnn [16,32,64], SimCLR NT-Xent T=${temperature}, Adam 2e-3 cosine, batch ${batchSize}; MCL ${stages} stages of ${Math.floor(steps / stages)} steps, k-means k=10, negatives by mask; kNN k=20 weighted top-1${Object.keys(bed.pairs).length ? '; pairs: MMVP rule, 500 pairs' : ''}`,
   };
 }
 

@@ -66,7 +66,7 @@ function recordingFramework(): Framework & { seen: { indices: Int32Array; views:
   };
 }
 
-function identityTrainer(framework: Framework, data: Dataset, generated?: { generator: Generator; probability: number }, seed = 5) {
+function identityTrainer(framework: Framework, data: Dataset, generated?: { generator: Generator; probability: number; views?: number[] }, seed = 5) {
   return new Trainer({
     framework,
     data,
@@ -161,6 +161,19 @@ describe('generated views in the Trainer', () => {
     const used = make(0.3).generatedPlan(0, many).view.filter((v) => v >= 0).length / many.length;
     expect(used).toBeGreaterThan(0.26);
     expect(used).toBeLessThan(0.34);
+  });
+
+  it('views.generated.views pins the generated image to the views a framework reads (clip: view 0)', async () => {
+    const data = tinyData();
+    const indices = Int32Array.from({ length: BATCH }, (_, i) => i);
+    const pinned = identityTrainer(recordingFramework(), data, { generator: new InvertingGenerator(), probability: 1, views: [0] });
+    for (let step = 0; step < 5; step++) expect(Array.from(pinned.generatedPlan(step, indices).view)).toEqual(new Array(BATCH).fill(0));
+    // The request seeds do not depend on which views may be replaced.
+    const free = identityTrainer(recordingFramework(), data, { generator: new InvertingGenerator(), probability: 1 });
+    expect(pinned.generatedPlan(3, indices).seeds).toEqual(free.generatedPlan(3, indices).seeds);
+    expect(() => identityTrainer(recordingFramework(), data, { generator: new InvertingGenerator(), probability: 1, views: [2] })).toThrow(/views\.generated\.views/);
+    expect(() => identityTrainer(recordingFramework(), data, { generator: new InvertingGenerator(), probability: 1, views: [] })).toThrow(/view indices/);
+    for (const t of [pinned, free]) t.dispose();
   });
 
   it('leaks no tensors across steps, also when the generator returns the wrong shape (a clear error)', async () => {

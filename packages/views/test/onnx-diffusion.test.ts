@@ -44,6 +44,17 @@ describe('OnnxDiffusionPipeline on a tiny random unCLIP export', () => {
     expect(['image', 'text', 'image+text'].map((s) => pipeline.supports(s as GenerationRequest['source']))).toEqual([true, true, true]);
   });
 
+  it('encodes prompts correctly when a call overflows the prompt cache (cached prompts of the same call are kept)', async () => {
+    const first = Array.from({ length: 250 }, (_, i) => `a photo of item ${i}`);
+    const cached = await pipeline.encodePrompts(first);
+    // 2 cached prompts plus 10 new ones take the cache past its limit in the middle of this call.
+    const mixed = [first[0] as string, ...Array.from({ length: 10 }, (_, i) => `a drawing of thing ${i}`), first[249] as string];
+    const states = await pipeline.encodePrompts(mixed);
+    expect(states.every((s) => s instanceof Float32Array && s.length === (cached[0] as Float32Array).length)).toBe(true);
+    expect(states[0]).toEqual(cached[0]);
+    expect(states[11]).toEqual(cached[249]);
+  });
+
   it('gives the same view for the same seed and a different one for another seed', async () => {
     const [a, b, c] = await pipeline.generate([request(0), request(0), request(0, { seed: 7 })]);
     expect(a?.image.shape).toEqual([28, 28, 1]);

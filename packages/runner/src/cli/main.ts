@@ -31,7 +31,7 @@ Usage:
 Options:
   --config FILE       YAML run config (every field has a default; see examples/configs)
   --set path=value    override one field, e.g. --set trainer.epochs=5 --set framework.name=byol
-  --resume            continue from the last checkpoint in outDir
+  --resume            continue from the last checkpoint in outDir (an MCL run: finished stages are loaded, not retrained)
   --overwrite         generate: delete the view store first instead of resuming it
   --queue URL         generate: enqueue one job per pending shard on Redis (BullMQ) and wait for workers;
                       worker: take shard and evaluation jobs from that queue until SIGTERM/SIGINT (needs \`npm install bullmq ioredis\`)
@@ -101,6 +101,12 @@ export async function main(argv: string[], out: NodeJS.WriteStream = process.std
         }
         out.write(`\n${formatResultsTable(result)}\n`);
         out.write(`metrics: ${result.outDir}/metrics.jsonl · results: ${result.outDir}/results.json\n`);
+        if (result.mcl) {
+          const clustered = result.mcl.perStage.filter((s) => s.kmeans).map((s) => `${s.stage}: ${s.kmeans!.inertia.toPrecision(4)}`);
+          out.write(
+            `mcl: ${result.mcl.stages} stages in ${result.outDir}/stage-1..stage-${result.mcl.stages} (checkpoints, metrics, pseudo-labels.json)${clustered.length > 0 ? ` · k-means inertia by stage ${clustered.join(', ')}` : ''}\n`,
+          );
+        }
         return 0;
       }
       case 'generate': {

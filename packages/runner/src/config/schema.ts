@@ -13,6 +13,45 @@ const scheduleSchema = z
   })
   .strict();
 
+/** k-means after each MCL stage; the defaults are MCL upstream's (10 clusters, mini-batch, 100 iterations, tol 1e-5). */
+const mclClusteringSchema = z
+  .object({
+    /** Clusters per stage (K): pseudo labels multiply by K at every stage. */
+    k: z.number().int().min(1).default(10),
+    /** k-means restarts; the one with the lowest inertia wins. */
+    nInit: z.number().int().min(1).default(1),
+    maxIter: z.number().int().min(1).default(100),
+    tol: z.number().nonnegative().default(1e-5),
+    algorithm: z.enum(['lloyd', 'mini-batch']).default('mini-batch'),
+  })
+  .strict();
+
+export const MCL_CLUSTERING_DEFAULTS = { k: 10, nInit: 1, maxIter: 100, tol: 1e-5, algorithm: 'mini-batch' } as const;
+
+/**
+ * Multistage contrastive learning (MCL, METHODS.md section 3): `genview train` runs `stages` stages,
+ * each a fresh `mcl` framework around the configured inner framework (framework may name the inner one,
+ * e.g. simclr, or an mcl reference), and clusters the training set after every stage but the last.
+ * The training budget (trainer.steps, else trainer.epochs) is the total over all stages, split evenly
+ * (earlier stages take the remainder), so an MCL run and a single-stage run with the same trainer
+ * section train for the same number of steps; stepsPerStage overrides the split.
+ */
+export const mclRunSchema = z
+  .object({
+    /** Number of stages S, the first (ordinary training, no pseudo labels) included. */
+    stages: z.number().int().min(1).default(3),
+    /** Steps of every stage, or one number per stage; default: the trainer's total split evenly. */
+    stepsPerStage: z.union([z.number().int().positive(), z.array(z.number().int().positive()).nonempty()]).optional(),
+    clustering: mclClusteringSchema.default({ ...MCL_CLUSTERING_DEFAULTS }),
+    /** mask: mixed batches with a pseudo-label negatives mask; sampler: one-label batches (upstream). Default: the mcl framework's own, else mask. */
+    negatives: z.enum(['mask', 'sampler']).optional(),
+    /** Also evaluate every stage's encoder on its own (results "mcl stage 1", ...), after the integrated one. */
+    evaluateStages: z.boolean().default(true),
+    /** Images per encoder call when embedding the training set for k-means. */
+    embedBatchSize: z.number().int().positive().default(256),
+  })
+  .strict();
+
 export const runConfigSchema = z
   .object({
     seed: z.number().int().nonnegative().default(0),
@@ -41,6 +80,8 @@ export const runConfigSchema = z
             generator: pluginRefSchema,
             /** Fraction of pairs with a generated view; GenView uses one in every pair. */
             probability: z.number().min(0).max(1).default(1),
+            /** Views a generated image may replace (default: any). clip reads view 0 only; slip's SSL term views 1 and 2. */
+            views: z.array(z.number().int().nonnegative()).min(1).optional(),
           })
           .strict()
           .optional(),
@@ -121,6 +162,8 @@ export const runConfigSchema = z
       })
       .strict()
       .default({ evaluators: ['knn', 'linear-probe'], baselines: true, monitorTrain: 10000, monitorTest: 2000 }),
+    /** Multistage contrastive learning: present = `genview train` runs MCL's stages (see mclRunSchema). */
+    mcl: mclRunSchema.optional(),
     /** `genview generate`: precomputed generated views of data.train in a view store. */
     generate: z
       .object({
@@ -148,3 +191,4 @@ export const runConfigSchema = z
   .strict();
 
 export type RunConfig = z.infer<typeof runConfigSchema>;
+export type MclRunConfig = NonNullable<RunConfig['mcl']>;

@@ -1,8 +1,10 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { type EvalResult, GenviewError, type PluginRef } from '@genview/core';
 import { configHash } from '@genview/views';
 import { pluginRefSchema, type RunConfig } from '../config/schema';
+import { stageDir } from '../mcl/multistage';
+import { readRunConfig } from '../run/services';
 import { LAST_CHECKPOINT } from '../trainer/checkpoint';
 
 /** BullMQ queue of `genview eval-sweep` jobs; `genview worker` serves it beside the generate queue. */
@@ -72,11 +74,26 @@ export function sameEvaluator(a: PluginRef, b: PluginRef): boolean {
 }
 
 /**
+ * The checkpoint that stands for a run's trained encoder, relative to the run directory: last.safetensors,
+ * or for an MCL run (its config has an mcl section) the last stage's, stage-<S>/last.safetensors, which
+ * is written only after every earlier stage has finished.
+ */
+export function runCheckpointFile(runDir: string): string {
+  let stages: number | undefined;
+  try {
+    stages = readRunConfig(runDir).mcl?.stages;
+  } catch {
+    stages = undefined;
+  }
+  return stages ? relative(runDir, join(stageDir(runDir, stages - 1), LAST_CHECKPOINT)) : LAST_CHECKPOINT;
+}
+
+/**
  * The step and config hash of a run's last checkpoint, read from the safetensors header alone (the
  * tensors are not read); undefined when there is no checkpoint file.
  */
 export function checkpointIdentity(runDir: string): CheckpointIdentity | undefined {
-  const path = join(runDir, LAST_CHECKPOINT);
+  const path = join(runDir, runCheckpointFile(runDir));
   if (!existsSync(path)) return undefined;
   const unreadable = (why: string) =>
     new GenviewError('UNREADABLE_FILE', `${path} is not a readable checkpoint: ${why}.`, { where: path, fix: 'train the run again, or restore the file.' });

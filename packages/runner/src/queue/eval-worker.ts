@@ -5,13 +5,13 @@ import type { RunConfig } from '../config/schema';
 import { createRegistry } from '../registry';
 import { evaluateFromConfig } from '../run/evaluate';
 import { readRunConfig } from '../run/services';
-import { LAST_CHECKPOINT } from '../trainer/checkpoint';
 import { type QueueConnection, createQueueClient, loadBullmq } from './connection';
 import {
   EVAL_QUEUE,
   type EvalJobData,
   type EvalResultFile,
   checkpointIdentity,
+  runCheckpointFile,
   evalResultPath,
   evaluatorName,
   isCurrentResult,
@@ -57,9 +57,10 @@ export async function runEvalJob(job: EvalJobData, options: { events?: EventBus;
   const ref = resolveEvaluator(config, job.evaluator);
   const name = evaluatorName(ref);
   const file = evalResultPath(runDir, name);
+  const checkpointFile = runCheckpointFile(runDir);
   const before = checkpointIdentity(runDir);
   if (!before) {
-    throw new GenviewError('CHECKPOINT', `no checkpoint at ${join(runDir, LAST_CHECKPOINT)}.`, {
+    throw new GenviewError('CHECKPOINT', `no checkpoint at ${join(runDir, checkpointFile)}.`, {
       where: runDir,
       fix: 'evaluate a run once `genview train` has written its checkpoint, or leave the directory out of --runs.',
     });
@@ -72,13 +73,13 @@ export async function runEvalJob(job: EvalJobData, options: { events?: EventBus;
   if (after?.step !== before.step || after.configHash !== before.configHash) {
     // Training wrote a new checkpoint meanwhile: which one was evaluated is unknown. The retry evaluates the new one.
     throw new GenviewError('CHECKPOINT', `the checkpoint of ${runDir} changed while it was evaluated (step ${before.step} → ${after?.step ?? 'none'}).`, {
-      where: join(runDir, LAST_CHECKPOINT),
+      where: join(runDir, checkpointFile),
       fix: 'nothing to do: the job is retried on the new checkpoint; sweep runs after they finish training to avoid this.',
     });
   }
   const result = evaluated.results[0];
   if (!result) throw new GenviewError('INTERNAL', `evaluator ${name} returned no result.`, { where: runDir });
-  const content: EvalResultFile = { evaluator: name, ref, checkpoint: { file: LAST_CHECKPOINT, ...before }, encoder: evaluated.encoder, result };
+  const content: EvalResultFile = { evaluator: name, ref, checkpoint: { file: checkpointFile, ...before }, encoder: evaluated.encoder, result };
   await mkdir(dirname(file), { recursive: true });
   await writeFileAtomic(file, `${JSON.stringify(content, null, 2)}\n`);
   return { runDir, evaluator: name, outcome: 'written', step: before.step, file };

@@ -13,7 +13,7 @@ export interface ReportData {
 
 /** Accuracy-like metrics are fractions in results.json and read best as percentages. */
 function isPercent(metric: string): boolean {
-  return /top\d|purity|acc/.test(metric);
+  return /top\d|purity|acc|_R@\d/.test(metric);
 }
 
 /** Which way is better, or null where neither is (a chosen hyper-parameter such as linear_l2). */
@@ -104,14 +104,16 @@ function lossSection(runs: CollectedRuns): string {
 
 function viewCaption(cell: ViewCell): string {
   const p = cell.params;
-  if (p.noiseLevel !== undefined) return `noise ${p.noiseLevel}`;
-  if (p.strength !== undefined) return `strength ${p.strength}`;
+  // Multi-source stores mix sources, so the source leads whenever it is not the plain image variation.
+  const lead = p.source === 'image' ? '' : `${p.source} · `;
+  if (p.noiseLevel !== undefined) return `${lead}noise ${p.noiseLevel}`;
+  if (p.strength !== undefined) return `${lead}strength ${p.strength}`;
   return p.source;
 }
 
 function viewTooltip(cell: ViewCell): string {
   const p = cell.params;
-  return [`view k=${cell.k}`, `seed ${p.seed}`, `source ${p.source}`, p.prompt === undefined ? '' : `prompt "${p.prompt}"`].filter(Boolean).join(' · ');
+  return [`view k=${cell.k}`, `seed ${p.seed}`, `source ${p.source}`, p.guidanceScale === undefined ? '' : `guidance ${p.guidanceScale}`, p.prompt === undefined ? '' : `prompt "${p.prompt}"`].filter(Boolean).join(' · ');
 }
 
 function viewGridSection(grid: ViewGridData): string {

@@ -1,13 +1,18 @@
-import { EventBus, type PluginRef, type Registry, Rng, selectBackend } from '@genview/core';
+import { type Dataset, EventBus, GenviewError, type PluginRef, type PluginServices, type Registry, Rng, selectBackend } from '@genview/core';
+import { loadMultistage } from '../mcl/multistage';
 import type { RunConfig } from '../config/schema';
 import { createRegistry } from '../registry';
 import { loadModelState } from '../trainer/checkpoint';
 import { namespacedVariables } from '../trainer/named-variables';
 import { fineTuneTrained } from './finetune';
+import { integratedEncoderName, mclRunFrameworkRef } from './multistage';
 import { createRunnerServices } from './services';
 import { type EncoderResults, evaluateEncoder, withInputShape } from './train';
 
-/** `genview eval`: loads the last checkpoint of a run and evaluates its encoder. */
+/**
+ * `genview eval`: loads the last checkpoint of a run and evaluates its encoder. For an MCL run (config
+ * with an `mcl` section) that is the integrated encoder, rebuilt from every stage's checkpoint.
+ */
 export async function evaluateFromConfig(config: RunConfig, options: { events?: EventBus; registry?: Registry; checkpointDir?: string } = {}): Promise<EncoderResults> {
   const events = options.events ?? new EventBus();
   await selectBackend({ events });
@@ -25,6 +30,7 @@ export async function evaluateFromConfig(config: RunConfig, options: { events?: 
     tokenizer: { runDir: dir, reuse: true, captions: { dataset: train.info.name, texts: train.captions } },
   });
   try {
+    if (config.mcl) return await evaluateMultistage(config, { registry, events, services, dir, data: { train, test } });
     const framework = await registry.create('framework', withInputShape(registry, config.framework as PluginRef, train.info.imageShape), {
       ...context,
       services,
@@ -42,5 +48,37 @@ export async function evaluateFromConfig(config: RunConfig, options: { events?: 
     }
   } finally {
     services.dispose();
+  }
+}
+
+/** An MCL run's integrated encoder from <dir>/stage-<s>/last.safetensors, evaluated as `genview train` named it. */
+async function evaluateMultistage(
+  config: RunConfig,
+  run: { registry: Registry; events: EventBus; services: PluginServices; dir: string; data: { train: Dataset; test: Dataset } },
+): Promise<EncoderResults> {
+  const mcl = config.mcl!;
+  if (config.eval.finetune) {
+    throw new GenviewError('INVALID_CONFIG', "eval.finetune cannot fine-tune MCL's integrated encoder (a concatenation of every stage's backbone).", {
+      where: 'eval.finetune',
+      fix: 'remove eval.finetune from the config; kNN and linear probes evaluate the integrated encoder.',
+    });
+  }
+  const { registry, events, dir, data } = run;
+  const shape = data.train.info.imageShape;
+  const loaded = await loadMultistage({
+    runDir: dir,
+    framework: mclRunFrameworkRef(config, registry, withInputShape(registry, config.framework as PluginRef, shape), shape),
+    stages: mcl.stages,
+    imageShape: shape,
+    seed: config.seed,
+    registry,
+    events,
+    services: run.services,
+  });
+  try {
+    events.log('eval', `loaded ${mcl.stages} MCL stages from ${dir} (steps ${loaded.steps.join(', ')})`);
+    return await evaluateEncoder(integratedEncoderName(mcl.stages), loaded.integrated, data, config, registry, events);
+  } finally {
+    loaded.dispose();
   }
 }

@@ -4,9 +4,16 @@ import type { RunConfig } from '../config/schema';
 import { fineTuneEvalResult, fineTuneSemiSupervised } from '../finetune/fine-tune';
 import { buildBackbone, copyModule } from '../frameworks/parts';
 
-/** The backbone a config's framework names (frameworks default to the small CNN). */
+/**
+ * The backbone a config's framework names (frameworks default to the small CNN). An mcl framework's
+ * backbone is its inner framework's (`inner`, default simclr).
+ */
 export function backboneRefOf(config: RunConfig): PluginRef {
-  const frameworkRef = (typeof config.framework === 'string' ? { name: config.framework } : config.framework) as Record<string, unknown>;
+  let frameworkRef = (typeof config.framework === 'string' ? { name: config.framework } : config.framework) as Record<string, unknown>;
+  if (frameworkRef.name === 'mcl' || String(frameworkRef.name).endsWith(':mcl')) {
+    const inner = frameworkRef.inner ?? 'simclr';
+    frameworkRef = (typeof inner === 'string' ? { name: inner } : inner) as Record<string, unknown>;
+  }
   return (frameworkRef.backbone ?? 'small-cnn') as PluginRef;
 }
 

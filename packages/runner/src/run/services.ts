@@ -15,6 +15,7 @@ import {
 } from '@genview/core';
 import { validateRunConfig } from '../config/load';
 import type { RunConfig } from '../config/schema';
+import { loadMultistage, mclFrameworkRef } from '../mcl/multistage';
 import { loadModelState } from '../trainer/checkpoint';
 import { namespacedVariables } from '../trainer/named-variables';
 import { withInputShape } from './framework-ref';
@@ -101,8 +102,9 @@ function savedInputShape(ref: unknown): ImageShape | undefined {
  */
 export function createRunnerServices(options: RunnerServicesOptions): RunnerServices {
   const { registry, events, imageShape } = options;
-  const built = new Map<string, Promise<Framework>>();
-  const frameworks: Framework[] = [];
+  const built = new Map<string, Promise<FeatureExtractor>>();
+  /** Everything built for an extractor: frameworks, and MCL runs' stage sets. */
+  const owned: { dispose(): void }[] = [];
   const captions = options.tokenizer?.captions;
   const tokenizer = tokenizerSource({
     runDir: options.tokenizer?.runDir ?? options.config.outDir,
@@ -114,11 +116,11 @@ export function createRunnerServices(options: RunnerServicesOptions): RunnerServ
 
   const createFramework = async (ref: PluginRef, shape: ImageShape, seed: number, where: string, services: PluginServices): Promise<Framework> => {
     const framework = await registry.create('framework', withInputShape(registry, ref, shape), { rng: new Rng(seed), events, path: where, services });
-    frameworks.push(framework);
+    owned.push(framework);
     return framework;
   };
 
-  const fromCheckpoint = async (name: string, dir: string): Promise<Framework> => {
+  const fromCheckpoint = async (name: string, dir: string): Promise<FeatureExtractor> => {
     const runDir = resolve(dir);
     const config = readRunConfig(runDir);
     const shape = savedInputShape(config.framework) ?? imageShape;
@@ -130,19 +132,35 @@ export function createRunnerServices(options: RunnerServicesOptions): RunnerServ
     }
     // A vision-language run encodes text with the tokenizer saved beside its checkpoint.
     const runTokenizer = tokenizerSource({ runDir, reuse: true, settings: config.tokenizer, captions, events });
+    if (config.mcl) {
+      // An MCL run's encoder is its integration of every stage, as `genview train` evaluated it.
+      const loaded = await loadMultistage({
+        runDir,
+        framework: mclFrameworkRef(registry, withInputShape(registry, config.framework as PluginRef, shape), shape, config.mcl.negatives),
+        stages: config.mcl.stages,
+        imageShape: shape,
+        seed: config.seed,
+        registry,
+        events,
+        services: { tokenizer: runTokenizer },
+      });
+      owned.push(loaded);
+      events.log('services', `feature extractor ${name}: MCL integration of ${config.mcl.stages} stages (steps ${loaded.steps.join(', ')})`);
+      return loaded.integrated;
+    }
     const framework = await createFramework(config.framework as PluginRef, shape, config.seed, `services.${name}`, { tokenizer: runTokenizer });
     const meta = loadModelState(runDir, namespacedVariables(framework.stateModules()));
     events.log('services', `feature extractor ${name}: ${framework.name} at step ${meta.step}`);
-    return framework;
+    return framework.encoder();
   };
 
-  const build = (name: string): Promise<Framework> => {
+  const build = (name: string): Promise<FeatureExtractor> => {
     const colon = name.indexOf(':');
     const kind = colon > 0 ? name.slice(0, colon) : '';
     const arg = colon > 0 ? name.slice(colon + 1) : '';
     if (kind === 'checkpoint' && arg.length > 0) return fromCheckpoint(name, arg);
     if (kind === 'random' && /^\d+$/.test(arg)) {
-      return createFramework(options.config.framework as PluginRef, imageShape, Number(arg), `services.${name}`, { tokenizer });
+      return createFramework(options.config.framework as PluginRef, imageShape, Number(arg), `services.${name}`, { tokenizer }).then((f) => f.encoder());
     }
     throw new GenviewError('NOT_FOUND', `no feature extractor named "${name}".`, {
       where: 'services.featureExtractor',
@@ -152,18 +170,18 @@ export function createRunnerServices(options: RunnerServicesOptions): RunnerServ
 
   return {
     async featureExtractor(name: string): Promise<FeatureExtractor> {
-      let framework = built.get(name);
-      if (!framework) {
-        framework = build(name);
-        built.set(name, framework);
+      let extractor = built.get(name);
+      if (!extractor) {
+        extractor = build(name);
+        built.set(name, extractor);
         // A failed build is not cached, so a corrected file can be retried in the same process.
-        framework.catch(() => built.delete(name));
+        extractor.catch(() => built.delete(name));
       }
-      return (await framework).encoder();
+      return extractor;
     },
     tokenizer,
     dispose(): void {
-      for (const framework of frameworks.splice(0)) framework.dispose();
+      for (const thing of owned.splice(0)) thing.dispose();
       built.clear();
     },
   };

@@ -27,6 +27,7 @@ import { type TrainSummary, Trainer } from '../trainer/trainer';
 import { withInputShape } from './framework-ref';
 import { withBundledModel } from './generate';
 import { refusedForNoJointSpace } from './joint-space-eval';
+import { type MclRunSummary, trainMultistageAndEvaluate } from './multistage';
 import { preflight } from './preflight';
 import { learningRateFor } from './schedule';
 import { firstItems } from './subset';
@@ -42,9 +43,11 @@ export interface TrainRunResult {
   backend: BackendReport;
   summary: TrainSummary;
   totalSteps: number;
-  /** The trained encoder, then the baselines measured in the same run. */
+  /** The trained encoder, then the baselines measured in the same run (MCL: the integrated encoder, each stage's, then the baselines). */
   evaluations: EncoderResults[];
   outDir: string;
+  /** Present for an MCL run (config.mcl): each stage's steps, clustering and pseudo-label file. */
+  mcl?: MclRunSummary;
 }
 
 export interface TrainRunOptions {
@@ -53,7 +56,8 @@ export interface TrainRunOptions {
   resume?: boolean;
 }
 
-function hashConfig(config: RunConfig): string {
+/** The run's hash, stamped on its checkpoints so a resume with another config is flagged. */
+export function hashConfig(config: RunConfig): string {
   return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
 }
 
@@ -117,7 +121,11 @@ export async function trainFromConfig(config: RunConfig, options: TrainRunOption
   try {
     const views = await buildViewPipelines(config.views, registry, shape, context);
     const frameworkRef = withInputShape(registry, config.framework as PluginRef, shape);
-    const framework: Framework = await registry.create('framework', frameworkRef, { ...context, path: 'framework' });
+    if (!config.mcl && registry.resolve('framework', typeof frameworkRef === 'string' ? frameworkRef : frameworkRef.name, 'framework').name === 'mcl') {
+      events.log('train', 'framework mcl without an mcl section trains one stage without pseudo labels; add `mcl: { stages: 3 }` to run multistage contrastive learning', 'warn');
+    }
+    // MCL builds a fresh framework per stage (runMultistage); a single-stage run builds its one here.
+    const framework: Framework | undefined = config.mcl ? undefined : await registry.create('framework', frameworkRef, { ...context, path: 'framework' });
     const generated = config.views.generated;
     if (generated) {
       generator = await registry.create('generator', withBundledModel(generated.generator as PluginRef), { ...context, path: 'views.generated.generator' });
@@ -125,7 +133,9 @@ export async function trainFromConfig(config: RunConfig, options: TrainRunOption
     if (config.quality) quality = await registry.create('quality', config.quality as PluginRef, { ...context, path: 'quality' });
     // Before the first step, so an interrupted run's checkpoint can already serve as checkpoint:<outDir>.
     await saveRunConfig(config.outDir, config, frameworkRef);
-    return await trainAndEvaluate(config, options, { registry, events, backend, context, frameworkRef, fullTrain, train, test, views, framework, generator, quality });
+    const parts = { registry, events, backend, context, frameworkRef, fullTrain, train, test, views, generator, quality };
+    if (!framework) return await trainMultistageAndEvaluate(config, options, parts);
+    return await trainAndEvaluate(config, options, { ...parts, framework });
   } finally {
     await generator?.dispose?.();
     (quality as { dispose?: () => void } | undefined)?.dispose?.();
@@ -133,7 +143,7 @@ export async function trainFromConfig(config: RunConfig, options: TrainRunOption
   }
 }
 
-interface RunParts {
+export interface RunParts {
   registry: Registry;
   events: EventBus;
   backend: BackendReport;
@@ -143,19 +153,19 @@ interface RunParts {
   train: Dataset;
   test: Dataset;
   views: Augmentation[];
-  framework: Framework;
   generator?: Generator;
   quality?: QualityScorer;
 }
 
 /**
  * The trained architecture at random init. A vision-language framework is rebuilt whole, so its
- * zero-shot and retrieval numbers have a baseline too; otherwise only its backbone is needed.
+ * zero-shot and retrieval numbers have a baseline too; otherwise only its backbone is needed
+ * (backboneRefOf: an mcl framework's is its inner framework's).
  */
-async function randomEncoderResults(config: RunConfig, parts: RunParts, data: { train: Dataset; test: Dataset }): Promise<EncoderResults> {
-  const { registry, events, framework, frameworkRef } = parts;
+export async function randomEncoderResults(config: RunConfig, parts: RunParts, data: { train: Dataset; test: Dataset }, trained: FeatureExtractor): Promise<EncoderResults> {
+  const { registry, events, frameworkRef } = parts;
   const rng = new Rng(config.seed).fork('random-baseline');
-  if (isVisionLanguageEncoder(framework.encoder())) {
+  if (isVisionLanguageEncoder(trained)) {
     const fresh = await registry.create('framework', frameworkRef, { rng, events, services: parts.context.services, path: 'framework' });
     try {
       return await evaluateEncoder('random encoder', fresh.encoder(), data, config, registry, events);
@@ -171,11 +181,16 @@ async function randomEncoderResults(config: RunConfig, parts: RunParts, data: { 
   }
 }
 
-async function trainAndEvaluate(config: RunConfig, options: TrainRunOptions, parts: RunParts): Promise<TrainRunResult> {
+/** The training budget of a run: trainer.steps, else trainer.epochs of the (limited) training set. */
+export function totalStepsOf(config: RunConfig, train: Dataset): number {
+  const stepsPerEpoch = Math.floor(train.info.size / config.trainer.batchSize);
+  return config.trainer.steps ?? Math.max(1, Math.round(config.trainer.epochs * stepsPerEpoch));
+}
+
+async function trainAndEvaluate(config: RunConfig, options: TrainRunOptions, parts: RunParts & { framework: Framework }): Promise<TrainRunResult> {
   const { registry, events, backend, context, fullTrain, train, test, views, framework, generator, quality } = parts;
   const shape = train.info.imageShape;
-  const stepsPerEpoch = Math.floor(train.info.size / config.trainer.batchSize);
-  const totalSteps = config.trainer.steps ?? Math.max(1, Math.round(config.trainer.epochs * stepsPerEpoch));
+  const totalSteps = totalStepsOf(config, train);
   const monitorEvery = config.trainer.evalEvery;
   const monitorData = { train: firstItems(fullTrain, config.eval.monitorTrain), test: firstItems(test, config.eval.monitorTest) };
   const trainer = new Trainer({
@@ -191,7 +206,7 @@ async function trainAndEvaluate(config: RunConfig, options: TrainRunOptions, par
     checkpointEvery: config.trainer.checkpointEvery,
     logEvery: config.trainer.logEvery,
     gradClipNorm: config.trainer.gradClipNorm,
-    generated: generator && config.views.generated ? { generator, probability: config.views.generated.probability } : undefined,
+    generated: generator && config.views.generated ? { generator, probability: config.views.generated.probability, views: config.views.generated.views } : undefined,
     quality,
     events,
     backend: backend.chosen,
@@ -220,7 +235,7 @@ async function trainAndEvaluate(config: RunConfig, options: TrainRunOptions, par
   if (trainedFineTune) trained.results.push(trainedFineTune);
   const evaluations = [trained];
   if (config.eval.baselines) {
-    const randomResults = await randomEncoderResults(config, parts, data);
+    const randomResults = await randomEncoderResults(config, parts, data, framework.encoder());
     const scratch = await fineTuneFromScratch(finetuning);
     if (scratch) randomResults.results.push(scratch);
     evaluations.push(randomResults);

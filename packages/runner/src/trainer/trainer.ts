@@ -59,6 +59,11 @@ export interface GeneratedViewsOptions {
   generator: Generator;
   /** Fraction of pairs in [0, 1] in which one view is generated. */
   probability: number;
+  /**
+   * The views a generated image may replace (default: every view). CLIP reads only view 0, so its
+   * generated image must go there; SLIP's image-SSL term reads views 1 and 2.
+   */
+  views?: readonly number[];
 }
 
 /** Which view of each row starts from a generated image (-1: none), and the seed its request carries. */
@@ -105,6 +110,13 @@ export class Trainer {
       throw new GenviewError('INVALID_CONFIG', `the generated-view probability must lie in [0, 1], got ${probability}.`, {
         where: 'views.generated.probability',
         fix: 'use 1 for a generated view in every pair (GenView), 0 to turn them off.',
+      });
+    }
+    const replaceable = options.generated?.views;
+    if (replaceable && (replaceable.length === 0 || replaceable.some((v) => !(Number.isInteger(v) && v >= 0 && v < options.views.length)))) {
+      throw new GenviewError('INVALID_CONFIG', `views.generated.views must list view indices in [0, ${options.views.length - 1}], got ${JSON.stringify(replaceable)}.`, {
+        where: 'views.generated.views',
+        fix: `name views the framework reads, e.g. [0] for clip; there are ${options.views.length} views.`,
       });
     }
     this.events = options.events ?? new EventBus();
@@ -252,13 +264,13 @@ export class Trainer {
    */
   generatedPlan(step: number, indices: Int32Array): GeneratedViewPlan {
     const probability = this.options.generated?.probability ?? 0;
-    const viewCount = this.options.views.length;
+    const candidates = this.options.generated?.views ?? Array.from(this.options.views, (_, v) => v);
     const stepRng = this.generatedRoot.fork(`step-${step}`);
     const view = new Int32Array(indices.length);
     const seeds = new Int32Array(indices.length);
     for (let i = 0; i < indices.length; i++) {
       const use = stepRng.float() < probability;
-      const which = stepRng.int(viewCount);
+      const which = candidates[stepRng.int(candidates.length)];
       view[i] = use ? which : -1;
       seeds[i] = stepRng.fork(`index-${indices[i]}`).int(0x7fffffff);
     }

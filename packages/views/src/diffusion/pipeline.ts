@@ -242,7 +242,9 @@ export class OnnxDiffusionPipeline {
       const r = requests[i] as GenerationRequest;
       const target = r.image?.shape;
       const view = target === undefined ? image : fromResized(image, target);
-      const params = { source: r.source, noiseLevel: r.noiseLevel ?? 0, guidanceScale: guidance[i], strength: r.strength, prompt: r.prompt, seed: r.seed, steps };
+      // A text-only view has no image embedding to noise, so it records no noise level (not a misleading 0).
+      const noiseLevel = r.source === 'text' ? undefined : (r.noiseLevel ?? 0);
+      const params = { source: r.source, noiseLevel, guidanceScale: guidance[i], strength: r.strength, prompt: r.prompt, seed: r.seed, steps };
       return { image: view, params, index: r.index };
     });
   }
@@ -276,7 +278,14 @@ export class OnnxDiffusionPipeline {
   }
 
   async encodePrompts(prompts: readonly string[]): Promise<Float32Array[]> {
-    const missing = [...new Set(prompts.filter((p) => !this.promptCache.has(p)))];
+    // This call's states are collected before the cache may be cleared: clearing it to make room for the
+    // missing prompts must not lose the cached ones this same call still needs.
+    const found = new Map<string, Float32Array>();
+    for (const p of prompts) {
+      const cached = this.promptCache.get(p);
+      if (cached) found.set(p, cached);
+    }
+    const missing = [...new Set(prompts.filter((p) => !found.has(p)))];
     if (missing.length > 0) {
       const { encoder, tokenizer } = await this.openText();
       const spec = requireInput(encoder, 'text_encoder', 'input_ids', 2, ['int32', 'int64']);
@@ -285,9 +294,13 @@ export class OnnxDiffusionPipeline {
       const states = readFloats(await this.run(encoder, { input_ids: integerTensor(this.ort, spec.type, ids, [missing.length, length]) }, 'text_encoder', 'last_hidden_state'));
       const each = states.length / missing.length;
       if (this.promptCache.size + missing.length > CONDITIONING_CACHE_LIMIT) this.promptCache.clear();
-      for (const [i, p] of missing.entries()) this.promptCache.set(p, states.slice(i * each, (i + 1) * each));
+      for (const [i, p] of missing.entries()) {
+        const state = states.slice(i * each, (i + 1) * each);
+        found.set(p, state);
+        this.promptCache.set(p, state);
+      }
     }
-    return prompts.map((p) => this.promptCache.get(p) as Float32Array);
+    return prompts.map((p) => found.get(p) as Float32Array);
   }
 
   /**
