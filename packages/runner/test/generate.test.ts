@@ -73,6 +73,15 @@ describe('genview generate', () => {
     // The two views of an image differ (their seeds do).
     expect(a[0]?.pixels).not.toEqual(a[1]?.pixels);
     expect(await readdir(join(resumed, 'shards'))).toHaveLength(3);
+    // The store says how it was made, readable without the config.
+    const meta = (await ViewStore.open(whole)).meta;
+    expect(meta.user).toEqual({
+      generate: {
+        generator: { name: 'onnx-diffusion', path: PIPELINE, steps: 2, threads: 1 },
+        conditioning: { name: 'genview-adaptive-noise', strategy: 'random', levels: [0, 300] },
+        seed: 3,
+      },
+    });
   });
 
   it('refuses to resume a store made with other settings, naming the field', async () => {

@@ -2,11 +2,12 @@ import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Dataset, EventBus, GenviewError, type PluginContext, Rng, type Tensor3D, definePlugin, tf, z } from '@genview/core';
+import { type Dataset, EventBus, type PluginContext, Rng, type Tensor3D, definePlugin, tf, z } from '@genview/core';
 import { knnClassify } from '@genview/eval';
 import { Trainer, buildPriorFeatures, createRegistry, generativeFeatures, generativePrior, loadRunConfig, medianPairwiseDistance, tablePrior } from '@genview/runner';
 import { OnnxDiffusionPipeline, ViewPipeline, inMemoryDataset } from '@genview/views';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { caught } from './caught';
 
 // Made by tools/diffusion/tiny_unclip/train.py --random: the real model's layout and signatures, random weights.
 const FIXTURE = fileURLToPath(new URL('../../views/test/fixtures/tiny-random-unclip', import.meta.url));
@@ -16,16 +17,6 @@ function randomImages(count: number, shape: [number, number, number], seed = 3):
   const rng = new Rng(seed);
   return inMemoryDataset(rng.uniformArray(count * shape[0] * shape[1] * shape[2]), [count, ...shape], Int32Array.from({ length: count }, (_, i) => i % 4), ['a', 'b', 'c', 'd']);
 }
-
-const caught = async (f: () => unknown): Promise<GenviewError> => {
-  try {
-    await f();
-  } catch (error) {
-    if (error instanceof GenviewError) return error;
-    throw error;
-  }
-  throw new Error('expected a GenviewError');
-};
 
 const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   let m = 0;

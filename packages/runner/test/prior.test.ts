@@ -2,12 +2,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Dataset, EventBus, GenviewError, type LossInputs, Rng, type Tensor2D, definePlugin, encodeSafetensors, tf, z } from '@genview/core';
+import { type Dataset, EventBus, type LossInputs, Rng, type Tensor2D, definePlugin, encodeSafetensors, tf, z } from '@genview/core';
 import { rawPixelFeatures } from '@genview/eval';
 import { decoupledUniformity } from '@genview/losses';
 import { Trainer, createRegistry, encoderPrior, filePrior, labelAttributePrior, loadRunConfig, tablePrior } from '@genview/runner';
 import { ViewPipeline, inMemoryDataset } from '@genview/views';
 import { describe, expect, it } from 'vitest';
+import { caught } from './caught';
 
 /** 32 random 8x8 grey images with labels 0..3. */
 function tinyData(): Dataset {
@@ -19,16 +20,6 @@ const rows = (t: Tensor2D): number[][] => {
   const out = t.arraySync();
   t.dispose();
   return out;
-};
-
-const caught = async (f: () => unknown): Promise<GenviewError> => {
-  try {
-    await f();
-  } catch (error) {
-    if (error instanceof GenviewError) return error;
-    throw error;
-  }
-  throw new Error('expected a GenviewError');
 };
 
 describe('prior features', () => {

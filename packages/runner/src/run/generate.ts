@@ -108,6 +108,9 @@ export function generateStoreMeta(config: RunConfig, info: Dataset['info'], gene
     shardSize: settings.shardSize,
     imageShape: info.imageShape,
     generator: { name: generatorName, configHash: configHash({ generator: settings.generator, conditioning: settings.conditioning, seed: config.seed }) },
+    // The settings behind the hash, readable: a store says how its views were conditioned (sources,
+    // proportions, noise and guidance rules) without the config that made it. Not compared on reopen.
+    user: { generate: { generator: settings.generator, conditioning: settings.conditioning, seed: config.seed } },
   };
 }
 
