@@ -128,6 +128,9 @@ export async function enqueueGenerate(config: RunConfig, options: EnqueueGenerat
         }),
     });
 
+    // Completion is read from the markers, and a worker publishes index.json only after its marker: the
+    // last worker may still be writing the summary. Rebuild it here so the store is whole when we return.
+    await store.syncIndex();
     const file = deadLetterPath(storeDir);
     if (dead.length > 0) {
       const report: DeadLetterReport = { store: storeDir, queue: queueName, storeHash, jobs: dead };
