@@ -6,8 +6,7 @@ import type { MclRunConfig, RunConfig } from '../config/schema';
 import { type MultistageResult, PSEUDO_LABEL_FILE, mclFrameworkRef, runMultistage, stageDir } from '../mcl/multistage';
 import type { TrainSummary } from '../trainer/trainer';
 import { learningRateFor } from './schedule';
-import { firstItems } from './subset';
-import { type EncoderResults, type RunParts, type TrainRunOptions, type TrainRunResult, evaluateEncoder, hashConfig, randomEncoderResults, totalStepsOf } from './train';
+import { type EncoderResults, type RunParts, type TrainRunOptions, type TrainRunResult, evaluateEncoder, generatedViewsOption, hashConfig, knnMonitor, randomEncoderResults, totalStepsOf } from './train';
 
 /** What results.json's `mcl` section holds: how the stages were trained and clustered. */
 export interface MclRunSummary {
@@ -92,17 +91,8 @@ export async function trainMultistageAndEvaluate(config: RunConfig, options: Tra
   }
   const ref = mclRunFrameworkRef(config, registry, parts.frameworkRef, shape);
   const negatives = ((ref as { negatives?: 'mask' | 'sampler' }).negatives ?? 'mask') as 'mask' | 'sampler';
-  const schedules = new Map<number, (step: number) => number>();
-  const learningRate = (step: number, stageSteps: number) => {
-    let schedule = schedules.get(stageSteps);
-    if (!schedule) {
-      schedule = learningRateFor(config, stageSteps);
-      schedules.set(stageSteps, schedule);
-    }
-    return schedule(step);
-  };
-  const monitorEvery = config.trainer.evalEvery;
-  const monitorData = { train: firstItems(fullTrain, config.eval.monitorTrain), test: firstItems(test, config.eval.monitorTest) };
+  // Each stage's schedule spans that stage's own steps.
+  const learningRate = (step: number, stageSteps: number) => learningRateFor(config, stageSteps)(step);
   events.log(
     'train',
     `mcl: ${mcl.stages} stages of ${stepsPerStage.join(' + ')} steps (batch ${config.trainer.batchSize}) on ${train.info.name} (${train.info.size} images), negatives ${negatives}, backend ${backend.chosen}`,
@@ -130,19 +120,10 @@ export async function trainMultistageAndEvaluate(config: RunConfig, options: Tra
       logEvery: config.trainer.logEvery,
       backend: backend.chosen,
       configHash: hashConfig(config),
-      generated: generator && config.views.generated ? { generator, probability: config.views.generated.probability, views: config.views.generated.views } : undefined,
+      generated: generatedViewsOption(config, generator),
       quality,
     },
-    monitor:
-      monitorEvery > 0
-        ? (framework) => ({
-            every: monitorEvery,
-            run: async () => {
-              const knn = await registry.create('evaluator', { name: 'knn', k: [20] }, { ...context, path: 'monitor' });
-              return (await knn.evaluate(framework.encoder(), monitorData)).metrics;
-            },
-          })
-        : undefined,
+    monitor: (framework) => knnMonitor(config, parts, () => framework.encoder()),
   });
   try {
     const data = { train: fullTrain, test };

@@ -23,7 +23,7 @@ import type { RunConfig } from '../config/schema';
 import { buildBackbone, backboneFeatures } from '../frameworks/parts';
 import { createRegistry } from '../registry';
 import { backboneRefOf, fineTuneFromScratch, fineTuneTrained } from './finetune';
-import { type TrainSummary, Trainer } from '../trainer/trainer';
+import { type GeneratedViewsOptions, type TrainSummary, Trainer, type TrainerOptions } from '../trainer/trainer';
 import { withInputShape } from './framework-ref';
 import { withBundledModel } from './generate';
 import { refusedForNoJointSpace } from './joint-space-eval';
@@ -181,6 +181,26 @@ export async function randomEncoderResults(config: RunConfig, parts: RunParts, d
   }
 }
 
+/** The trainer's generated-view option from the run config, once its generator is built. */
+export function generatedViewsOption(config: RunConfig, generator: Generator | undefined): GeneratedViewsOptions | undefined {
+  const generated = config.views.generated;
+  return generator && generated ? { generator, probability: generated.probability, views: generated.views } : undefined;
+}
+
+/** trainer.evalEvery's kNN monitor of whichever encoder `encoder` returns, on the first items of the splits. */
+export function knnMonitor(config: RunConfig, parts: RunParts, encoder: () => FeatureExtractor): TrainerOptions['monitor'] {
+  const every = config.trainer.evalEvery;
+  if (!(every > 0)) return undefined;
+  const data = { train: firstItems(parts.fullTrain, config.eval.monitorTrain), test: firstItems(parts.test, config.eval.monitorTest) };
+  return {
+    every,
+    run: async () => {
+      const knn = await parts.registry.create('evaluator', { name: 'knn', k: [20] }, { ...parts.context, path: 'monitor' });
+      return (await knn.evaluate(encoder(), data)).metrics;
+    },
+  };
+}
+
 /** The training budget of a run: trainer.steps, else trainer.epochs of the (limited) training set. */
 export function totalStepsOf(config: RunConfig, train: Dataset): number {
   const stepsPerEpoch = Math.floor(train.info.size / config.trainer.batchSize);
@@ -188,11 +208,9 @@ export function totalStepsOf(config: RunConfig, train: Dataset): number {
 }
 
 async function trainAndEvaluate(config: RunConfig, options: TrainRunOptions, parts: RunParts & { framework: Framework }): Promise<TrainRunResult> {
-  const { registry, events, backend, context, fullTrain, train, test, views, framework, generator, quality } = parts;
+  const { registry, events, backend, fullTrain, train, test, views, framework, generator, quality } = parts;
   const shape = train.info.imageShape;
   const totalSteps = totalStepsOf(config, train);
-  const monitorEvery = config.trainer.evalEvery;
-  const monitorData = { train: firstItems(fullTrain, config.eval.monitorTrain), test: firstItems(test, config.eval.monitorTest) };
   const trainer = new Trainer({
     framework,
     data: train,
@@ -206,22 +224,12 @@ async function trainAndEvaluate(config: RunConfig, options: TrainRunOptions, par
     checkpointEvery: config.trainer.checkpointEvery,
     logEvery: config.trainer.logEvery,
     gradClipNorm: config.trainer.gradClipNorm,
-    generated: generator && config.views.generated ? { generator, probability: config.views.generated.probability, views: config.views.generated.views } : undefined,
+    generated: generatedViewsOption(config, generator),
     quality,
     events,
     backend: backend.chosen,
     configHash: hashConfig(config),
-    monitor:
-      monitorEvery > 0
-        ? {
-            every: monitorEvery,
-            run: async () => {
-              const knn = await registry.create('evaluator', { name: 'knn', k: [20] }, { ...context, path: 'monitor' });
-              const result = await knn.evaluate(framework.encoder(), monitorData);
-              return result.metrics;
-            },
-          }
-        : undefined,
+    monitor: knnMonitor(config, parts, () => framework.encoder()),
   });
   if (options.resume) trainer.resume();
   events.log('train', `${framework.name} on ${train.info.name} (${train.info.size} images), ${totalSteps} steps of batch ${config.trainer.batchSize}, backend ${backend.chosen}`);
