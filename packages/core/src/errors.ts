@@ -29,6 +29,8 @@ export class GenviewError extends Error {
   readonly code: GenviewErrorCode;
   readonly fix?: string;
   readonly where?: string;
+  /** The problem alone, without code, place and fix: for re-raising it under another field. */
+  readonly problem: string;
 
   constructor(code: GenviewErrorCode, problem: string, options: GenviewErrorOptions = {}) {
     const where = options.where ? `${options.where}: ` : '';
@@ -38,6 +40,7 @@ export class GenviewError extends Error {
     this.code = code;
     this.fix = options.fix;
     this.where = options.where;
+    this.problem = problem;
   }
 }
 

@@ -22,12 +22,8 @@ function pipelineDir(pipeline: string): string {
 /** A loader error re-anchored at the config field that named the folder; the loader's own fix is kept. */
 function atPipelineField(error: unknown, where: string): unknown {
   if (!(error instanceof GenviewError)) return error;
-  const prefix = `[${error.code}] ${error.where ? `${error.where}: ` : ''}`;
-  const suffix = error.fix ? ` Fix: ${error.fix}` : '';
-  let problem = error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
-  if (suffix && problem.endsWith(suffix)) problem = problem.slice(0, -suffix.length);
   const part = error.where ? ` (${error.where})` : '';
-  return new GenviewError(error.code, `the generative prior cannot use its pipeline${part}: ${problem}`, { where: `${where}.pipeline`, fix: error.fix, cause: error });
+  return new GenviewError(error.code, `the generative prior cannot use its pipeline${part}: ${error.problem}`, { where: `${where}.pipeline`, fix: error.fix, cause: error });
 }
 
 /**
