@@ -15,7 +15,10 @@
 // text->image Recall@1/5/10 and kNN on the first 2000 test images; baselines (random-init model, raw pixels) on.
 // Knobs (environment): GV_OUT (runs/genview-plus-plus), GV_TRAIN (4000 images), GV_STEPS (150), GV_BATCH (128),
 // GV_SEEDS (3), GV_JOBS (2 runs at once), GV_GEN_STEPS (10), GV_VIEWS_PER_IMAGE (1), GV_PROBABILITY (1),
-// GV_ARMS (clip,clip-genview,slip-genview; also: slip).
+// GV_ARMS (clip,clip-genview,slip-genview,clip-genview-quality; also: slip), GV_ENCODER_STEPS (150).
+// The quality arm weights each image-text pair by GenView++'s alignment-diversity score: the bundled frozen
+// tiny CLIP (ONNX) scores view–caption alignment; background similarity comes from the patch tokens of a
+// frozen encoder (a CLIP run of GV_ENCODER_STEPS steps, seed 100) with `genview fit-foreground`'s direction.
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -34,7 +37,8 @@ const jobs = Math.max(1, Number(env('GV_JOBS', 2)));
 const generationSteps = Number(env('GV_GEN_STEPS', 10));
 const viewsPerImage = Number(env('GV_VIEWS_PER_IMAGE', 1));
 const probability = Number(env('GV_PROBABILITY', 1));
-const armKeys = env('GV_ARMS', 'clip,clip-genview,slip-genview').split(',');
+const armKeys = env('GV_ARMS', 'clip,clip-genview,slip-genview,clip-genview-quality').split(',');
+const encoderSteps = Number(env('GV_ENCODER_STEPS', 150));
 
 if (!existsSync(cli)) {
   console.error(`${cli} is missing: build first (npx nx run-many -t build).`);
@@ -89,11 +93,26 @@ const SLIP = [
 // Which view a generated image replaces: CLIP's image-text pair (view 0, the only view clip reads);
 // SLIP's image-SSL pair (views 1 and 2, GenView's positive pair), its caption keeping the real image.
 const generated = (views) => `views.generated={generator: {name: view-store, dir: '${store}'}, probability: ${probability}, views: [${views.join(', ')}]}`;
+
+// The frozen pieces of the quality weights, made once: the encoder whose patch tokens give backgrounds,
+// and the foreground direction fitted on them (GenView's first principal component).
+const encoderDir = join(out, 'frozen-encoder');
+const direction = join(out, 'foreground.safetensors');
+if (armKeys.includes('clip-genview-quality')) {
+  if (!existsSync(join(encoderDir, 'results.json'))) {
+    const sets = [...CLIP, 'eval.evaluators=[{name: knn, k: [20]}]', 'eval.baselines=false'];
+    await genview(['train', '--config', base, ...shared, '--set', `outDir=${encoderDir}`, '--set', 'seed=100', '--set', `trainer.steps=${encoderSteps}`, ...sets.flatMap((x) => ['--set', x])],
+      join(out, 'logs', 'frozen-encoder.log'));
+  }
+  if (!existsSync(direction)) await genview(['fit-foreground', '--config', base, ...shared, '--encoder', `checkpoint:${encoderDir}`, '--out', direction, '--images', '2000']);
+}
+const quality = `quality={name: alignment-diversity, pairs: image-text, alignment: 'onnx:tiny-clip', encoder: 'checkpoint:${encoderDir}', direction: '${direction}'}`;
 const ARMS = {
   clip: { label: 'CLIP', sets: CLIP },
   'clip-genview': { label: 'CLIP + GenView++ views', sets: [...CLIP, generated([0])] },
   slip: { label: 'SLIP', sets: SLIP },
   'slip-genview': { label: 'SLIP + GenView++ views', sets: [...SLIP, generated([1, 2])] },
+  'clip-genview-quality': { label: 'CLIP + GenView++ views + quality weights', sets: [...CLIP, generated([0]), quality] },
 };
 const arms = armKeys.map((key) => {
   const arm = ARMS[key];
@@ -201,7 +220,12 @@ const notes = [
     'noise level of image-conditioned sources drawn uniformly from {0, 100, 200} (no foreground-adaptive encoder here). ' +
     `In training, with probability ${probability} per sample one view starts from the stored generated image: for CLIP the ` +
     'image paired with the caption (view 0); for SLIP one of the two SimCLR views (1 or 2, chosen per sample), the caption keeping the real image. ' +
-    'No quality weights.',
+    (armKeys.includes('clip-genview-quality')
+      ? 'Quality weights (last arm only): GenView++ image-text weights, exp(2·(cos(view, caption) − cos(view background, real-image background))) ' +
+        'normalised to mean 1 over the batch, with the bundled frozen tiny CLIP (ONNX, aligned on the class-name captions) for the first cosine ' +
+        `and, for backgrounds, the patch tokens of a frozen ${encoderSteps}-step CLIP run (seed 100) under the foreground direction that ` +
+        '`genview fit-foreground` fitted on 2000 training images; the real image is the pair’s other view (a mild crop of it). Other arms: no weights.'
+      : 'No quality weights.'),
   'Zero-shot: ten class names in the captions’ words, averaged over six templates, on the first 2000 test images. ' +
     'Retrieval: image→text and text→image Recall@1/5/10 over those 2000 images and their captions (identical captions count as correct). ' +
     'kNN (k=20, 200) on the image tower’s pooled features. Baselines: each framework at random init, and raw pixels (kNN only).',

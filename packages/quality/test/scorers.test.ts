@@ -7,10 +7,11 @@ import {
   GenviewError,
   Registry,
   Rng,
-
+  type Tensor1D,
   type Tensor2D,
   type Tensor3D,
   type Tensor4D,
+  l2Normalize,
   tf,
 } from '@genview/core';
 import { ntXent } from '@genview/losses';
@@ -209,7 +210,7 @@ describe('genview-fg-bg', () => {
       expect(asked).toEqual(['clip-frozen']);
       const [a, b] = randomPairs(4, 10);
       const direct = createGenviewFgBgScorer({ extractor: gridExtractor, direction: DIRECTION });
-      const w = scorer.pairWeights({ views: [a, b] });
+      const w = await scorer.pairWeights({ views: [a, b] });
       const expected = direct.pairWeights({ views: [a, b] });
       expect(Array.from(w.dataSync())).toEqual(Array.from(expected.dataSync()));
       tf.dispose([a, b, w, expected]);
@@ -306,12 +307,12 @@ describe('alignment-diversity', () => {
     tf.dispose([fg, bg, mask, equal.scores, equal.weights, none.scores, none.weights]);
   });
 
-  it('its two-view pairWeights equal genview-fg-bg at the same γ; the matrix covers any number of views', () => {
+  it('its two-view pairWeights equal genview-fg-bg at the same γ; the matrix covers any number of views', async () => {
     const [a, b] = randomPairs(6, 14);
     const ad = createAlignmentDiversityScorer({ extractor: gridExtractor, direction: DIRECTION });
     const fgbg = createGenviewFgBgScorer({ extractor: gridExtractor, direction: DIRECTION, gamma: 2 });
     const before = tf.memory().numTensors;
-    const w = ad.pairWeights({ views: [a, b] });
+    const w = await ad.pairWeights({ views: [a, b] });
     const ref = fgbg.pairWeights({ views: [a, b] });
     const wv = w.dataSync();
     for (const [i, x] of Array.from(ref.dataSync()).entries()) expect(wv[i]).toBeCloseTo(x, 5);
@@ -348,7 +349,7 @@ describe('alignment-diversity', () => {
     const [a, b] = randomPairs(4, 15);
     const ad = createAlignmentDiversityScorer({ extractor: gridExtractor, direction: DIRECTION });
     expect([ad.gamma1, ad.gamma2]).toEqual([2, 2]);
-    const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(ad.pairWeights({ views: [x as Tensor4D, b] }), tf.tensor1d([1, 2, 3, 4]))))(a);
+    const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(ad.pairWeights({ views: [x as Tensor4D, b] }) as Tensor1D, tf.tensor1d([1, 2, 3, 4]))))(a);
     expect(g.dataSync().every((x) => x === 0)).toBe(true);
     tf.dispose([a, b, g]);
     ad.dispose();
@@ -362,6 +363,77 @@ describe('alignment-diversity', () => {
       services: { featureExtractor: () => gridExtractor },
     });
     expect(scorer.name).toBe('alignment-diversity');
+  });
+
+  /** A frozen image-text model stand-in: images embed as their mean token, texts as a fixed vector per caption. */
+  const textVectors: Record<string, Float32Array> = { 'a red circle': basis(0), 'a blue square': basis(1), 'a green star': add(basis(0), basis(2)) };
+  const fakeClip = {
+    jointDim: D,
+    calls: 0,
+    async embedImages(images: Tensor4D) {
+      this.calls++;
+      return tf.tidy(() => l2Normalize(gridExtractor.embed(images)) as Tensor2D);
+    },
+    async embedTexts(texts: readonly string[]) {
+      return tf.tidy(() => l2Normalize(tf.stack(texts.map((t) => tf.tensor1d(textVectors[t] ?? basis(3))))) as Tensor2D);
+    },
+  };
+
+  it('image-text pairs: view 0 against its caption through the frozen model, minus view 0 and view 1 background similarity', async () => {
+    const [a, b] = randomPairs(3, 21);
+    const captions = ['a red circle', 'a blue square', 'a green star'];
+    const ad = createAlignmentDiversityScorer({ extractor: gridExtractor, direction: DIRECTION, pairs: 'image-text', alignment: fakeClip });
+    expect(ad.pairs).toBe('image-text');
+    const before = tf.memory().numTensors;
+    const w = await ad.pairWeights({ views: [a, b], captions });
+    expect(tf.memory().numTensors).toBe(before + 1);
+    // The diagonal of the matrix form with one label per pair, normalised over the three pairs.
+    const pooled = pooledViewFeatures(gridExtractor, DIRECTION, [a, b]);
+    const viewEmbeddings = await fakeClip.embedImages(a);
+    const textEmbeddings = await fakeClip.embedTexts(captions);
+    const viewBackgrounds = tf.slice(pooled.background, [0, 0], [3, -1]) as Tensor2D;
+    const realBackgrounds = tf.slice(pooled.background, [3, 0], [3, -1]) as Tensor2D;
+    const matrix = imageTextWeights({ viewEmbeddings, textEmbeddings, viewBackgrounds, realBackgrounds, viewLabels: [0, 1, 2], textLabels: [0, 1, 2] });
+    const expected = matrix.weights.arraySync().map((row, i) => row[i] as number);
+    const got = Array.from(w.dataSync());
+    for (const [i, x] of expected.entries()) expect(got[i]).toBeCloseTo(x, 5);
+    expect(got.reduce((x, y) => x + y, 0) / 3).toBeCloseTo(1, 5);
+    // A caption that matches its view better gets more weight, everything else equal.
+    const swapped = await ad.pairWeights({ views: [a, b], captions: ['a blue square', 'a blue square', 'a green star'] });
+    expect(swapped.dataSync()[0]).not.toBeCloseTo(got[0] as number, 3);
+    tf.dispose([a, b, w, swapped, pooled.foreground, pooled.background, viewEmbeddings, textEmbeddings, viewBackgrounds, realBackgrounds, matrix.scores, matrix.weights]);
+
+    const [c, d] = randomPairs(2, 22);
+    await expect(ad.pairWeights({ views: [c, d] })).rejects.toThrow(/one caption per pair \(2\), got none/);
+    await expect(ad.pairWeights({ views: [c, d], captions: ['x'] })).rejects.toThrow(/captions/);
+    tf.dispose([c, d]);
+    ad.dispose();
+    expectGenviewError(() => createAlignmentDiversityScorer({ extractor: gridExtractor, direction: DIRECTION, pairs: 'image-text' }), 'BAD_INPUT', /frozen image-text model/);
+  });
+
+  it('the plugin resolves the alignment model through the host, and refuses image-text pairs without one', async () => {
+    const registry = new Registry().register(plugins);
+    const asked: string[] = [];
+    const services = {
+      featureExtractor: () => gridExtractor,
+      visionLanguageModel: (name: string) => {
+        asked.push(name);
+        return fakeClip;
+      },
+    };
+    const base = { name: 'alignment-diversity', direction: { vector: Array.from(DIRECTION.vector) }, encoder: 'x' };
+    const context = { rng: new Rng(0), events: new EventBus(), services, path: 'quality' };
+    const scorer = await registry.create('quality', { ...base, pairs: 'image-text', alignment: 'onnx:tiny-clip' }, context);
+    expect(asked).toEqual(['onnx:tiny-clip']);
+    const [a, b] = randomPairs(2, 23);
+    const calls = fakeClip.calls;
+    const w = await scorer.pairWeights({ views: [a, b], captions: ['a red circle', 'a green star'] });
+    expect(fakeClip.calls).toBe(calls + 1);
+    expect(w.shape).toEqual([2]);
+    tf.dispose([a, b, w]);
+    await expect(registry.create('quality', { ...base, pairs: 'image-text' }, context)).rejects.toThrow(/quality\.alignment.*pairs: image-text needs alignment/s);
+    const noHost = { ...context, services: { featureExtractor: () => gridExtractor } };
+    await expect(registry.create('quality', { ...base, pairs: 'image-text', alignment: 'y' }, noHost)).rejects.toThrow(/services\.visionLanguageModel/);
   });
 });
 

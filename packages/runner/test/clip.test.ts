@@ -84,6 +84,11 @@ describe('clip framework', () => {
     const encoder = requireVisionLanguageEncoder(await services.featureExtractor(`checkpoint:${straight.outDir}`), 'test');
     const norms = tf.tidy(() => tf.norm(encoder.embedTexts(['a red circle', 'a blue star']), 'euclidean', 1).dataSync());
     expect(Array.from(norms, (n) => Math.round(n * 1e4) / 1e4)).toEqual([1, 1]);
+    // The same joint space as a frozen vision-language model (what image-text quality weights score with).
+    const frozen = await services.visionLanguageModel(`checkpoint:${straight.outDir}`);
+    const [viaFrozen, viaEncoder] = [await frozen.embedTexts(['a red circle']), encoder.embedTexts(['a red circle'])];
+    expect(Array.from(viaFrozen.dataSync())).toEqual(Array.from(viaEncoder.dataSync()));
+    tf.dispose([viaFrozen, viaEncoder]);
     services.dispose();
   }, 180_000);
 

@@ -157,6 +157,7 @@ export { OnnxDiffusionPipeline, type DiffusionPipelineOptions } from './diffusio
 export { OnnxDiffusionGenerator, type OnnxDiffusionOptions, onnxDiffusionPlugin, onnxDiffusionSchema } from './diffusion/onnx-diffusion-plugin';
 export { PIPELINE_PARTS, type PipelinePart, type PipelineFolder, readPipelineFolder } from './diffusion/pipeline-folder';
 export { type ExecutionProvider, loadOnnxRuntime } from './diffusion/onnx-runtime';
+export { ONNX_CLIP_LAYOUT, OnnxClipModel, type OnnxClipOptions } from './frozen/onnx-clip';
 export { fromFloat16, toFloat16 } from './diffusion/float16';
 export {
   GENERATION_SOURCES,

@@ -93,7 +93,15 @@ def train(args, image_encoder, text_encoder, unet, normalizer, caption_head, voc
         print(f'aligned encoders in {align_encoders(args, image_encoder, text_encoder, caption_head, normalizer, x_all, y_all, caption_ids, rng, gen)} steps', flush=True)
     latent_cumprod = scaled_linear_alphas_cumprod()
     noise_cumprod = cosine_alphas_cumprod()
-    params = list(image_encoder.parameters()) + list(text_encoder.parameters()) + list(unet.parameters()) + list(caption_head.parameters())
+    frozen = args.freeze_encoders
+    if frozen:
+        # Only the UNet learns: the image embedding space (and what depends on it: the exported frozen CLIP,
+        # the generative prior's features) stays exactly as it was.
+        for module in (image_encoder, text_encoder, caption_head):
+            module.requires_grad_(False)
+        params = list(unet.parameters())
+    else:
+        params = list(image_encoder.parameters()) + list(text_encoder.parameters()) + list(unet.parameters()) + list(caption_head.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     ema = [copy.deepcopy(m).eval() for m in (image_encoder, text_encoder, unet)]
     deadline = time.time() + args.minutes * 60
@@ -105,7 +113,8 @@ def train(args, image_encoder, text_encoder, unet, normalizer, caption_head, voc
             idx = order[start:start + args.batch]
             x = flip_half(x_all[idx], gen)
             embeds = image_encoder(x)
-            normalizer.track(embeds.detach())
+            if not frozen:
+                normalizer.track(embeds.detach())
             noise_level = torch.randint(0, 1000, (len(idx),), generator=gen)
             class_labels = noise_image_embeds(embeds, noise_level, normalizer, noise_cumprod, gen)
             keep_image = (torch.rand(len(idx), generator=gen) > 0.25).float()[:, None]
@@ -115,7 +124,7 @@ def train(args, image_encoder, text_encoder, unet, normalizer, caption_head, voc
             context = text_encoder(torch.stack([caption_ids[t] for t in texts]))
             # Keeps the image embedding aligned with the captions while the diffusion loss adds instance detail.
             full_ids = torch.stack([caption_ids[t] for t in full])
-            aligned = clip_loss(embeds, caption_head(text_encoder(full_ids), full_ids), y_all[idx], caption_head.log_scale)
+            aligned = torch.zeros(()) if frozen else clip_loss(embeds, caption_head(text_encoder(full_ids), full_ids), y_all[idx], caption_head.log_scale)
             latents = F.pixel_unshuffle(x, 2)
             t = torch.randint(0, 1000, (len(idx),), generator=gen)
             eps = torch.randn(latents.shape, generator=gen)
@@ -191,6 +200,7 @@ def main():
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--weights', help='also save the PyTorch weights here (for the generation benchmark); saved every --save-every minutes while training')
     parser.add_argument('--save-every', type=float, default=5)
+    parser.add_argument('--freeze-encoders', action='store_true', help='with --init: train the UNet only, keeping the image and caption encoders (and the embedding normaliser) as they are')
     parser.add_argument('--init', help='continue from weights saved by --weights (same width and vocabulary)')
     parser.add_argument('--export-only', action='store_true', help='export --init as a pipeline without training')
     parser.add_argument('--card', help='JSON with steps, minutes, loss for the model card when exporting with --export-only')

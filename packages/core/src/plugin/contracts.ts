@@ -129,6 +129,20 @@ export interface VisionLanguageEncoder extends FeatureExtractor {
   embedTexts(texts: readonly string[]): Tensor2D;
 }
 
+/**
+ * A frozen image-text model that runs outside TensorFlow.js (a CLIP exported to ONNX), so it answers
+ * asynchronously. Quality scorers use it to score how well a view matches its caption; it is never
+ * trained. Outputs are L2-normalised rows in the model's joint space.
+ */
+export interface FrozenVisionLanguageModel {
+  /** Size of the joint space. */
+  readonly jointDim: number;
+  /** [N, H, W, C] in [0, 1] → [N, jointDim]; the model resizes and normalises as it was trained. */
+  embedImages(images: Tensor4D): Promise<Tensor2D>;
+  /** N texts → [N, jointDim]. */
+  embedTexts(texts: readonly string[]): Promise<Tensor2D>;
+}
+
 /** How visually demanding a caption is (GenView++ picks the guidance scale from it). */
 export interface CaptionComplexityScorer {
   readonly name: string;
@@ -146,8 +160,11 @@ export interface QualityInput {
 
 export interface QualityScorer {
   readonly name: string;
-  /** Per-pair weights [N], mean 1, detached (no gradient flows through them). */
-  pairWeights(input: QualityInput): Tensor1D;
+  /**
+   * Per-pair weights [N], mean 1, detached (no gradient flows through them). A scorer that runs a model
+   * outside TensorFlow.js (an ONNX encoder) answers with a promise; hosts await the result either way.
+   */
+  pairWeights(input: QualityInput): Tensor1D | Promise<Tensor1D>;
 }
 
 /** How a loss combines across data-parallel processes (a frequent source of silent bugs when unstated). */

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { EventBus } from '../events';
 import type { Rng } from '../rng';
-import type { FeatureExtractor, PluginInstances, PluginKind, Tokenizer } from './contracts';
+import type { FeatureExtractor, FrozenVisionLanguageModel, PluginInstances, PluginKind, Tokenizer } from './contracts';
 import type { Registry } from './registry';
 
 /** What every plugin's create() receives besides its validated config. */
@@ -38,6 +38,11 @@ export interface PluginServices {
    * host-defined name such as "captions" for one trained on the training set's captions).
    */
   tokenizer?(name: string): Tokenizer | Promise<Tokenizer>;
+  /**
+   * A frozen image-text model by name (e.g. an ONNX CLIP folder, or a trained vision-language run), for
+   * scorers that weigh view–caption alignment. Throw a GenviewError (NOT_FOUND) for unknown names.
+   */
+  visionLanguageModel?(name: string): FrozenVisionLanguageModel | Promise<FrozenVisionLanguageModel>;
 }
 
 export interface Plugin<K extends PluginKind = PluginKind, S extends z.ZodType = z.ZodType> {

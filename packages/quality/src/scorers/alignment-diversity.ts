@@ -1,5 +1,6 @@
 import {
   type FeatureExtractor,
+  type FrozenVisionLanguageModel,
   GenviewError,
   type QualityScorer,
   ShapeCheck,
@@ -14,7 +15,7 @@ import {
 } from '@genview/core';
 import { type ForegroundDirection, validateForegroundDirection } from '../foreground/direction';
 import { type PooledFeatures, directionColumn, poolForegroundBackground } from '../foreground/masks';
-import { directionConfigSchema, encoderConfigSchema, obtainExtractor, requireGamma, resolveDirection, viewTokens } from './shared';
+import { directionConfigSchema, encoderConfigSchema, meanOneWeights, obtainExtractor, obtainVisionLanguageModel, requireGamma, resolveDirection, viewTokens } from './shared';
 
 /**
  * GenView++'s quality-driven weights for multi-positive training (several views share a source label,
@@ -172,6 +173,9 @@ export function pooledViewFeatures(extractor: FeatureExtractor, direction: Foreg
   }
 }
 
+/** Which pairs pairWeights weighs: two views of one image (SSL), or a view and its caption (CLIP, SLIP). */
+export type WeightedPairs = 'image-image' | 'image-text';
+
 export interface AlignmentDiversityOptions {
   extractor: FeatureExtractor;
   direction: ForegroundDirection;
@@ -179,11 +183,16 @@ export interface AlignmentDiversityOptions {
   gamma1?: number;
   /** Image-text temperature; GenView++ uses 2. */
   gamma2?: number;
+  /** Default image-image; image-text needs `alignment`. */
+  pairs?: WeightedPairs;
+  /** The frozen image-text model that scores how well a view matches its caption (image-text pairs). */
+  alignment?: FrozenVisionLanguageModel;
 }
 
 export interface AlignmentDiversityScorer extends QualityScorer {
   readonly gamma1: number;
   readonly gamma2: number;
+  readonly pairs: WeightedPairs;
   /** The multi-positive image-image weight matrix over all views (labels: one per row of the concatenated views). */
   viewWeights(views: readonly Tensor4D[], labels: Labels): WeightMatrix;
   /** Image-text weights with this scorer's γ2. */
@@ -192,9 +201,12 @@ export interface AlignmentDiversityScorer extends QualityScorer {
 }
 
 /**
- * The alignment-diversity scorer. Its pairWeights is the two-view special case of the matrix: views of
- * pair i share label i, so the only allowed entries are (i, N+i) and (N+i, i); the matrix is symmetric,
- * and its nonzero mean equals the mean over the N pairs: the weights are N·score/Σscore with γ1.
+ * The alignment-diversity scorer. For image-image pairs, pairWeights is the two-view special case of the
+ * matrix: views of pair i share label i, so the only allowed entries are (i, N+i) and (N+i, i); the
+ * matrix is symmetric, and its nonzero mean equals the mean over the N pairs: the weights are
+ * N·score/Σscore with γ1. For image-text pairs (view 0 of pair i with caption i) it is the diagonal of
+ * imageTextWeights: the frozen model's cos(view, caption) minus the cosine of view 0's background with
+ * view 1's, view 1 standing for the real image (the trainer's second view is never a generated one).
  */
 export function createAlignmentDiversityScorer(options: AlignmentDiversityOptions): AlignmentDiversityScorer {
   const gamma1 = options.gamma1 ?? 2;
@@ -208,12 +220,22 @@ export function createAlignmentDiversityScorer(options: AlignmentDiversityOption
       fix: 'use an encoder with a spatial feature map (a backbone with featureMap, or an ONNX encoder exporting patch tokens).',
     });
   }
-  const { extractor, direction } = options;
+  const { extractor, direction, alignment } = options;
+  const pairs = options.pairs ?? 'image-image';
+  if (pairs === 'image-text' && alignment === undefined) {
+    throw new GenviewError('BAD_INPUT', 'image-text pair weights need a frozen image-text model to score view–caption alignment.', {
+      where: `${WHERE}.alignment`,
+      fix: 'pass alignment (e.g. OnnxClipModel.load(dir) from @genview/views), or weigh image-image pairs.',
+    });
+  }
   let column: Tensor2D | undefined = directionColumn(direction);
+  const liveColumn = (): Tensor2D => {
+    if (!column) throw new GenviewError('BAD_INPUT', 'this scorer was disposed.', { where: WHERE, fix: 'create a new scorer.' });
+    return column;
+  };
 
   const viewWeights = (views: readonly Tensor4D[], labels: Labels): WeightMatrix => {
-    if (!column) throw new GenviewError('BAD_INPUT', 'this scorer was disposed.', { where: WHERE, fix: 'create a new scorer.' });
-    const v = column;
+    const v = liveColumn();
     const tokens = viewTokens(extractor, direction, views, `${WHERE}.views`);
     try {
       return tf.tidy(() => {
@@ -225,10 +247,37 @@ export function createAlignmentDiversityScorer(options: AlignmentDiversityOption
     }
   };
 
+  /** Per pair i: γ2·(cos(view 0, caption) − cos(bg of view 0, bg of view 1)), as mean-one weights. */
+  const imageTextPairWeights = async (views: readonly [Tensor4D, Tensor4D], captions: readonly string[] | undefined): Promise<Tensor1D> => {
+    const n = views[0].shape[0];
+    if (!Array.isArray(captions) || captions.length !== n) {
+      throw new GenviewError('BAD_INPUT', `image-text pair weights need one caption per pair (${n}), got ${captions?.length ?? 'none'}.`, {
+        where: `${WHERE}.captions`,
+        fix: 'train on a captioned dataset (e.g. fashion-mnist with captions: true), or weigh image-image pairs.',
+      });
+    }
+    const model = alignment as FrozenVisionLanguageModel;
+    const [imageRows, textRows] = await Promise.all([model.embedImages(views[0]), model.embedTexts(captions)]);
+    const v = liveColumn();
+    const tokens = viewTokens(extractor, direction, views, `${WHERE}.views`);
+    try {
+      return tf.tidy(() => {
+        const { background } = poolForegroundBackground(stopGradient(tokens), v, WHERE);
+        const bg = l2Normalize(background);
+        const sameBackground = tf.sum(tf.mul(tf.slice(bg, [0, 0], [n, -1]), tf.slice(bg, [n, 0], [n, -1])), 1);
+        const aligned = tf.sum(tf.mul(l2Normalize(imageRows), l2Normalize(textRows)), 1);
+        return stopGradient(meanOneWeights(tf.mul(tf.sub(aligned, sameBackground), gamma2) as Tensor1D)) as Tensor1D;
+      });
+    } finally {
+      tf.dispose([tokens, imageRows, textRows]);
+    }
+  };
+
   return {
     name: 'alignment-diversity',
     gamma1,
     gamma2,
+    pairs,
     viewWeights,
     imageTextWeights: (input) => imageTextWeights({ ...input, gamma: gamma2 }),
     pairWeights: (input) => {
@@ -239,6 +288,7 @@ export function createAlignmentDiversityScorer(options: AlignmentDiversityOption
           fix: 'pass { views: [view1, view2] }, [N, H, W, C] each; use viewWeights for more views per source.',
         });
       }
+      if (pairs === 'image-text') return imageTextPairWeights(views, input.captions);
       const n = views[0].shape[0];
       const labels = Int32Array.from({ length: 2 * n }, (_, i) => i % n);
       const matrix = viewWeights(views, labels);
@@ -267,12 +317,27 @@ export const alignmentDiversityPlugin = definePlugin({
       gamma1: z.number().min(0).default(2),
       gamma2: z.number().min(0).default(2),
       direction: directionConfigSchema,
+      /** The frozen encoder whose patch tokens give foreground and background features. */
       encoder: encoderConfigSchema,
+      /** image-image: the two views of an image (SSL frameworks); image-text: view 0 and its caption (clip, slip). */
+      pairs: z.enum(['image-image', 'image-text']).default('image-image'),
+      /** The frozen image-text model scoring view–caption alignment, by name (e.g. onnx:tiny-clip); needed by image-text pairs. */
+      alignment: z.string().min(1).optional(),
     })
-    .strict(),
+    .strict()
+    .superRefine((config, ctx) => {
+      if (config.pairs === 'image-text' && config.alignment === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['alignment'],
+          message: 'pairs: image-text needs alignment, the frozen image-text model that scores each view against its caption (e.g. alignment: onnx:tiny-clip)',
+        });
+      }
+    }),
   create: async (config, context) => {
     const direction = await resolveDirection(config.direction, `${context.path}.direction`);
     const extractor = await obtainExtractor(context, config.encoder);
-    return createAlignmentDiversityScorer({ extractor, direction, gamma1: config.gamma1, gamma2: config.gamma2 });
+    const alignment = config.alignment === undefined ? undefined : await obtainVisionLanguageModel(context, config.alignment);
+    return createAlignmentDiversityScorer({ extractor, direction, gamma1: config.gamma1, gamma2: config.gamma2, pairs: config.pairs, alignment });
   },
 });

@@ -45,6 +45,8 @@ export interface GenviewFgBgScorer extends QualityScorer {
   similarities(input: QualityInput): PairSimilarities;
   /** The unnormalised scores exp(γ·(sim_fg − sim_bg)), [N], detached (for logging and plots). */
   pairScores(input: QualityInput): Tensor1D;
+  /** Synchronous: this scorer runs only TensorFlow.js models. */
+  pairWeights(input: QualityInput): Tensor1D;
   /** Frees the scorer's one persistent tensor (the direction). */
   dispose(): void;
 }

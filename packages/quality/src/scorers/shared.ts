@@ -1,5 +1,6 @@
 import {
   type FeatureExtractor,
+  type FrozenVisionLanguageModel,
   GenviewError,
   type PluginContext,
   ShapeCheck,
@@ -54,6 +55,17 @@ export async function obtainExtractor(context: PluginContext, name: string): Pro
   const extractor = await provide(name);
   requirePatchTokens(extractor, where);
   return extractor;
+}
+
+export async function obtainVisionLanguageModel(context: PluginContext, name: string): Promise<FrozenVisionLanguageModel> {
+  const provide = context.services?.visionLanguageModel;
+  if (!provide) {
+    throw new GenviewError('INVALID_CONFIG', `the image-text model "${name}" cannot be resolved: this host offers no vision-language models.`, {
+      where: `${context.path}.alignment`,
+      fix: 'create the plugin through a host that sets context.services.visionLanguageModel (the genview runner does), or call createAlignmentDiversityScorer with an alignment model directly.',
+    });
+  }
+  return provide(name);
 }
 
 /**

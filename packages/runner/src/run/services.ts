@@ -4,6 +4,7 @@ import {
   type EventBus,
   type FeatureExtractor,
   type Framework,
+  type FrozenVisionLanguageModel,
   GenviewError,
   type ImageShape,
   type PluginRef,
@@ -11,8 +12,12 @@ import {
   type Registry,
   Rng,
   type Tokenizer,
+  requireVisionLanguageEncoder,
+  tf,
   writeFileAtomic,
 } from '@genview/core';
+import { tinyClipPath } from '@genview/model-tiny-unclip';
+import { OnnxClipModel } from '@genview/views';
 import { validateRunConfig } from '../config/load';
 import type { RunConfig } from '../config/schema';
 import { loadMultistage, mclFrameworkRef } from '../mcl/multistage';
@@ -23,6 +28,9 @@ import { tokenizerSource } from './tokenizers';
 
 /** The run config a training run leaves in its outDir, with the framework's input shape filled in. */
 export const RUN_CONFIG_FILE = 'config.json';
+
+/** The name (after "onnx:") of the frozen CLIP shipped with @genview/model-tiny-unclip. */
+const BUNDLED_CLIP = 'tiny-clip';
 
 const ACCEPTED = '"checkpoint:<run directory>" (the encoder of a trained run) or "random:<seed>" (this config\'s framework, freshly initialised)';
 
@@ -43,6 +51,11 @@ export interface RunnerServicesOptions {
 export interface RunnerServices extends PluginServices {
   featureExtractor(name: string): Promise<FeatureExtractor>;
   tokenizer(name: string): Promise<Tokenizer>;
+  /**
+   * A frozen image-text model: "onnx:<folder>" (a CLIP exported to ONNX; "onnx:tiny-clip" is the bundled
+   * one) or "checkpoint:<run directory>" (a trained clip or slip run's joint space).
+   */
+  visionLanguageModel(name: string): Promise<FrozenVisionLanguageModel>;
   /** Frees every network built for an extractor; extractors handed out stop working. */
   dispose(): void;
 }
@@ -168,7 +181,43 @@ export function createRunnerServices(options: RunnerServicesOptions): RunnerServ
     });
   };
 
+  const visionLanguage = new Map<string, Promise<FrozenVisionLanguageModel>>();
+  const buildVisionLanguage = async (name: string): Promise<FrozenVisionLanguageModel> => {
+    const colon = name.indexOf(':');
+    const kind = colon > 0 ? name.slice(0, colon) : '';
+    const arg = colon > 0 ? name.slice(colon + 1) : '';
+    if (kind === 'onnx' && arg.length > 0) {
+      const model = await OnnxClipModel.load(arg === BUNDLED_CLIP ? tinyClipPath : arg);
+      owned.push({ dispose: () => void model.dispose() });
+      events.log('services', `vision-language model ${name}: ONNX, ${model.jointDim}-d joint space`);
+      return model;
+    }
+    if (kind === 'checkpoint' && arg.length > 0) {
+      const encoder = requireVisionLanguageEncoder(await fromCheckpoint(name, arg), name);
+      // Trained towers run in TensorFlow.js, synchronously; the contract is asynchronous for ONNX models.
+      return {
+        jointDim: encoder.jointDim,
+        embedImages: async (images) => tf.tidy(() => encoder.embedImages(images)),
+        embedTexts: async (texts) => tf.tidy(() => encoder.embedTexts(texts)),
+      };
+    }
+    throw new GenviewError('NOT_FOUND', `no vision-language model named "${name}".`, {
+      where: 'services.visionLanguageModel',
+      fix: `name one as "onnx:<folder>" (${BUNDLED_CLIP} for the bundled one) or "checkpoint:<run directory>" of a clip or slip run.`,
+    });
+  };
+
   return {
+    // Not async: callers asking for one name share one promise, so one model is loaded.
+    visionLanguageModel(name: string): Promise<FrozenVisionLanguageModel> {
+      let model = visionLanguage.get(name);
+      if (!model) {
+        model = buildVisionLanguage(name);
+        visionLanguage.set(name, model);
+        model.catch(() => visionLanguage.delete(name));
+      }
+      return model;
+    },
     async featureExtractor(name: string): Promise<FeatureExtractor> {
       let extractor = built.get(name);
       if (!extractor) {
@@ -183,6 +232,7 @@ export function createRunnerServices(options: RunnerServicesOptions): RunnerServ
     dispose(): void {
       for (const thing of owned.splice(0)) thing.dispose();
       built.clear();
+      visionLanguage.clear();
     },
   };
 }

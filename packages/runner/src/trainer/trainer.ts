@@ -224,7 +224,7 @@ export class Trainer {
       for (const source of new Set(sources)) if (source !== batch.images) source.dispose();
       batch.images.dispose();
     }
-    const weights = quality ? quality.pairWeights({ views: [views[0], views[1]], captions: batch.captions }) : undefined;
+    const weights = quality ? await quality.pairWeights({ views: [views[0], views[1]], captions: batch.captions }) : undefined;
     const viewBatch = { views, indices, weights, captions: batch.captions };
     const varList = this.trainable.map((v) => v.variable);
     const { value, grads } = tf.variableGrads(() => framework.loss(viewBatch, step), varList);

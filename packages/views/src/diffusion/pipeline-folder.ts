@@ -85,7 +85,8 @@ function sizeOf(value: unknown): number | undefined {
   return undefined;
 }
 
-async function readPreprocessing(dir: string): Promise<ImagePreprocessing | undefined> {
+/** The image encoder's input size, mean and std from <dir>/feature_extractor/preprocessor_config.json, if present. */
+export async function readPreprocessing(dir: string): Promise<ImagePreprocessing | undefined> {
   const path = join(dir, 'feature_extractor', 'preprocessor_config.json');
   if (!existsSync(path)) return undefined;
   const config = await readJson(path, 'feature_extractor');

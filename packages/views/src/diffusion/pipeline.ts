@@ -3,7 +3,7 @@ import { ClipTokenizer } from '../text/clip-tokenizer';
 import { type ExecutionProvider, type InputSpec, type OrtModule, type OrtSession, type OrtTensor, hasInput, loadOnnxRuntime, openSession, requireInput, runOne, staticDim } from './onnx-runtime';
 import { type PipelineFolder, readPipelineFolder } from './pipeline-folder';
 import { type DiffusionScheduler, type SchedulerKind, createScheduler, img2imgStart, parseSchedulerConfig, timestepEmbedding } from './schedulers';
-import { floatTensor, fromChannelsFirst, integerTensor, readFloats, toChannelsFirst } from './tensors';
+import { concatRows, floatTensor, fromChannelsFirst, integerTensor, readFloats, toChannelsFirst } from './tensors';
 
 export interface DiffusionPipelineOptions {
   executionProvider?: ExecutionProvider;
@@ -394,16 +394,6 @@ export class OnnxDiffusionPipeline {
   }
 }
 
-function concatRows(rows: readonly Float32Array[]): Float32Array {
-  const size = rows.reduce((s, r) => s + r.length, 0);
-  const out = new Float32Array(size);
-  let at = 0;
-  for (const r of rows) {
-    out.set(r, at);
-    at += r.length;
-  }
-  return out;
-}
 
 function scale(x: Float32Array, factor: number): Float32Array {
   if (factor === 1) return x;

@@ -1,4 +1,4 @@
-import { type Tensor3D, tf } from '@genview/core';
+import { type Tensor3D, type Tensor4D, tf } from '@genview/core';
 import { fromFloat16, toFloat16 } from './float16';
 import type { OrtModule, OrtTensor } from './onnx-runtime';
 
@@ -25,20 +25,42 @@ export function integerTensor(ort: OrtModule, type: string, values: ArrayLike<nu
  * colour adapted, then normalised per channel.
  */
 export function toChannelsFirst(image: Tensor3D, size: number, channels: number, mean: readonly number[], std: readonly number[]): Float32Array {
-  const hwc = tf.tidy(() => {
-    const [h, w, c] = image.shape;
+  const batch = tf.expandDims(image, 0) as Tensor4D;
+  try {
+    return batchToChannelsFirst(batch, size, channels, mean, std);
+  } finally {
+    batch.dispose();
+  }
+}
+
+/** toChannelsFirst for a whole [N, H, W, C] batch: N rows of channels·size·size values, back to back. */
+export function batchToChannelsFirst(images: Tensor4D, size: number, channels: number, mean: readonly number[], std: readonly number[]): Float32Array {
+  const nchw = tf.tidy(() => {
+    const [n, h, w, c] = images.shape;
     const side = Math.min(h, w);
-    let x: Tensor3D = image;
-    if (h !== w) x = tf.slice(image, [Math.floor((h - side) / 2), Math.floor((w - side) / 2), 0], [side, side, c]) as Tensor3D;
+    let x: Tensor4D = images;
+    if (h !== w) x = tf.slice(images, [0, Math.floor((h - side) / 2), Math.floor((w - side) / 2), 0], [n, side, side, c]) as Tensor4D;
     if (side !== size) x = tf.image.resizeBilinear(x, [size, size], false, true);
     if (c !== channels) x = adaptChannels(x, channels);
     const m = tf.tensor1d(channels === mean.length ? [...mean] : new Array<number>(channels).fill(mean[0] ?? 0));
     const s = tf.tensor1d(channels === std.length ? [...std] : new Array<number>(channels).fill(std[0] ?? 1));
-    return tf.transpose(tf.div(tf.sub(x, m), s), [2, 0, 1]) as Tensor3D;
+    return tf.transpose(tf.div(tf.sub(x, m), s), [0, 3, 1, 2]) as Tensor4D;
   });
-  const data = hwc.dataSync() as Float32Array;
-  hwc.dispose();
+  const data = nchw.dataSync() as Float32Array;
+  nchw.dispose();
   return data;
+}
+
+/** Rows laid back to back in one buffer (the batch a part's input takes). */
+export function concatRows(rows: readonly Float32Array[]): Float32Array {
+  const size = rows.reduce((s, r) => s + r.length, 0);
+  const out = new Float32Array(size);
+  let at = 0;
+  for (const r of rows) {
+    out.set(r, at);
+    at += r.length;
+  }
+  return out;
 }
 
 /** One NCHW row in [-1, 1] back to an [H, W, C] image in [0, 1] of the wanted size and channels. */
@@ -55,7 +77,11 @@ export function fromChannelsFirst(row: Float32Array, channels: number, height: n
 }
 
 /** Grey to colour by repetition, colour to grey by the channel mean (the encoders here take either). */
-function adaptChannels(x: Tensor3D, channels: number): Tensor3D {
-  const grey = x.shape[2] === 1 ? x : (tf.mean(x, -1, true) as Tensor3D);
-  return channels === 1 ? grey : (tf.tile(grey, [1, 1, channels]) as Tensor3D);
+function adaptChannels<T extends Tensor3D | Tensor4D>(x: T, channels: number): T {
+  const last = x.rank - 1;
+  const grey = x.shape[last] === 1 ? x : (tf.mean(x, -1, true) as T);
+  if (channels === 1) return grey;
+  const reps = new Array<number>(x.rank).fill(1);
+  reps[last] = channels;
+  return tf.tile(grey, reps) as T;
 }
