@@ -62,6 +62,22 @@ describe('slip framework', () => {
     // Same seed, same weights: the totals differ by exactly the SSL term, linearly in its weight.
     expect(two - one).toBeCloseTo(one - clipOnly, 4);
     expect(one - clipOnly).toBeGreaterThan(0.1);
+
+    // Quality weights are scored on views 0 and 1: with three views they weight the CLIP pair only (the
+    // SimCLR pair is views 1 and 2); with two views, both terms.
+    const weights = tf.tensor1d([2, 0.5, 1, 0.5]);
+    const change = async (sslWeight: number, viewCount: number) => {
+      const framework = await build(sslWeight);
+      const used = { ...batch, views: views.slice(0, viewCount) };
+      const [plain, weighted] = [framework.loss(used, 0), framework.loss({ ...used, weights }, 0)];
+      const delta = (weighted.dataSync()[0] as number) - (plain.dataSync()[0] as number);
+      tf.dispose([plain, weighted]);
+      framework.dispose();
+      return delta;
+    };
+    expect(await change(1, 3)).toBeCloseTo(await change(0, 3), 5);
+    expect(Math.abs((await change(1, 2)) - (await change(0, 2)))).toBeGreaterThan(1e-3);
+    weights.dispose();
     for (const v of views) v.dispose();
   }, 60_000);
 });

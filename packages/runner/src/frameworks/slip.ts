@@ -7,6 +7,9 @@ import { buildHead, named } from './parts';
  * SLIP (Mu et al., 2022): CLIP plus SimCLR on the same image tower, total = clip + sslWeight · ssl.
  * With three views, as SLIP, view 0 feeds CLIP and views 1 and 2 the SimCLR term; with two, view 0
  * serves both. All views go through the backbone in one pass (one set of batch-norm statistics).
+ * Quality weights are scored on views 0 and 1, so they weight the pairs built from those views: the
+ * image-text pair (view 0, caption) always, and the SimCLR pair only with two views; with three, the
+ * SimCLR pair (views 1, 2) is not the scored one and stays unweighted.
  */
 export const slip = definePlugin({
   kind: 'framework',
@@ -37,7 +40,8 @@ export const slip = definePlugin({
           const features = tf.split(core.imageFeatures(tf.concat(views, 0), true), views.length, 0) as Tensor2D[];
           const sslFeatures = views.length === 3 ? features.slice(1) : features;
           const z = tf.split(projector.apply(tf.concat(sslFeatures, 0), { training: true }), sslFeatures.length, 0) as Tensor2D[];
-          const ssl = sslLoss.compute({ views: z, weights: batch.weights, negativeMask: batch.negativeMask });
+          const sslWeights = views.length === 3 ? undefined : batch.weights;
+          const ssl = sslLoss.compute({ views: z, weights: sslWeights, negativeMask: batch.negativeMask });
           return tf.add(core.clipLoss(features[0], batch), tf.mul(ssl, config.sslWeight)) as Scalar;
         }),
       afterStep: () => core.afterStep(),
