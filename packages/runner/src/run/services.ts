@@ -24,6 +24,7 @@ import { loadMultistage, mclFrameworkRef } from '../mcl/multistage';
 import { loadModelState } from '../trainer/checkpoint';
 import { namespacedVariables } from '../trainer/named-variables';
 import { withInputShape } from './framework-ref';
+import { memoByName } from './memo-by-name';
 import { tokenizerSource } from './tokenizers';
 
 /** The run config a training run leaves in its outDir, with the framework's input shape filled in. */
@@ -115,7 +116,6 @@ function savedInputShape(ref: unknown): ImageShape | undefined {
  */
 export function createRunnerServices(options: RunnerServicesOptions): RunnerServices {
   const { registry, events, imageShape } = options;
-  const built = new Map<string, Promise<FeatureExtractor>>();
   /** Everything built for an extractor: frameworks, and MCL runs' stage sets. */
   const owned: { dispose(): void }[] = [];
   const captions = options.tokenizer?.captions;
@@ -181,7 +181,6 @@ export function createRunnerServices(options: RunnerServicesOptions): RunnerServ
     });
   };
 
-  const visionLanguage = new Map<string, Promise<FrozenVisionLanguageModel>>();
   const buildVisionLanguage = async (name: string): Promise<FrozenVisionLanguageModel> => {
     const colon = name.indexOf(':');
     const kind = colon > 0 ? name.slice(0, colon) : '';
@@ -207,31 +206,15 @@ export function createRunnerServices(options: RunnerServicesOptions): RunnerServ
     });
   };
 
+  const extractors = memoByName(build);
+  const visionLanguage = memoByName(buildVisionLanguage);
   return {
-    // Not async: callers asking for one name share one promise, so one model is loaded.
-    visionLanguageModel(name: string): Promise<FrozenVisionLanguageModel> {
-      let model = visionLanguage.get(name);
-      if (!model) {
-        model = buildVisionLanguage(name);
-        visionLanguage.set(name, model);
-        model.catch(() => visionLanguage.delete(name));
-      }
-      return model;
-    },
-    async featureExtractor(name: string): Promise<FeatureExtractor> {
-      let extractor = built.get(name);
-      if (!extractor) {
-        extractor = build(name);
-        built.set(name, extractor);
-        // A failed build is not cached, so a corrected file can be retried in the same process.
-        extractor.catch(() => built.delete(name));
-      }
-      return extractor;
-    },
+    featureExtractor: (name: string) => extractors.get(name),
+    visionLanguageModel: (name: string) => visionLanguage.get(name),
     tokenizer,
     dispose(): void {
       for (const thing of owned.splice(0)) thing.dispose();
-      built.clear();
+      extractors.clear();
       visionLanguage.clear();
     },
   };

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { type EventBus, GenviewError, type Tokenizer } from '@genview/core';
 import { ClipTokenizer, clipBaseVocabulary, trainClipBpe, writeClipTokenizer } from '@genview/views';
 import type { RunConfig } from '../config/schema';
+import { memoByName } from './memo-by-name';
 
 /** The folder in a run directory that holds the tokenizer learned from its captions. */
 export const TOKENIZER_DIR = 'tokenizer';
@@ -55,7 +56,6 @@ async function loadTokenizerPath(path: string): Promise<ClipTokenizer> {
  * Any other name is a path to a CLIP tokenizer. Each name is built once per source.
  */
 export function tokenizerSource(options: TokenizerSourceOptions): (name: string) => Promise<Tokenizer> {
-  const built = new Map<string, Promise<Tokenizer>>();
 
   const fromCaptions = async (): Promise<Tokenizer> => {
     const dir = join(resolve(options.runDir), TOKENIZER_DIR);
@@ -85,14 +85,6 @@ export function tokenizerSource(options: TokenizerSourceOptions): (name: string)
     return withContextLength(await loadTokenizerPath(name), options.settings.contextLength);
   };
 
-  return (name: string) => {
-    let tokenizer = built.get(name);
-    if (!tokenizer) {
-      tokenizer = build(name);
-      built.set(name, tokenizer);
-      // A failed build is not cached, so a corrected file can be retried in the same process.
-      tokenizer.catch(() => built.delete(name));
-    }
-    return tokenizer;
-  };
+  const tokenizers = memoByName(build);
+  return (name: string) => tokenizers.get(name);
 }
