@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,14 +14,10 @@ import { type EvalJobResult, type EvalWorkerHandle, runEvalWorker } from '../src
 import { evaluateFromConfig } from '../src/run/evaluate';
 import { readRunConfig } from '../src/run/services';
 import { trainFromConfig } from '../src/run/train';
+import { type RedisServer, queueSkipReason, startRedis } from './redis-server';
 
 // Real parts: a redis-server of our own on a free loopback port, BullMQ, and two tiny trained runs.
-const REDIS = '/usr/bin/redis-server';
-const hasBullmq = await import('bullmq').then(
-  () => true,
-  () => false,
-);
-const skipReason = !existsSync(REDIS) ? `${REDIS} is not installed (apt-get install redis-server)` : !hasBullmq ? 'bullmq is not installed (npm install bullmq)' : '';
+const skipReason = queueSkipReason;
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
 const KNN: PluginRef = { name: 'knn', k: [5] };
@@ -38,31 +33,6 @@ function runConfig(outDir: string, seed: number) {
     trainer: { steps: 2, batchSize: 16, lr: 0.05, scaleLr: false, logEvery: 1 },
     eval: { evaluators: [KNN], baselines: false },
   });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-async function startRedis(): Promise<{ url: string; process: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(REDIS, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('Ready to accept connections')) resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
-  });
-  return { url: `redis://127.0.0.1:${port}`, process: child };
 }
 
 /** What `genview eval` gives for this run with this one evaluator. */
@@ -86,7 +56,7 @@ describe('eval-sweep plumbing', () => {
 
 describe.skipIf(skipReason !== '')(`genview eval-sweep on a BullMQ queue${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
   let root: string;
-  let redis: { url: string; process: ChildProcess };
+  let redis: RedisServer;
   let workers: EvalWorkerHandle[] = [];
   const run = (name: string) => join(root, 'runs', name);
 

@@ -2,7 +2,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,15 +12,11 @@ import { enqueueGenerate } from '../src/queue/coordinator';
 import { deadLetterPath } from '../src/queue/dead-letter';
 import { type GenerateWorkerHandle, runGenerateWorker } from '../src/queue/worker';
 import { generateFromConfig } from '../src/run/generate';
+import { type RedisServer, queueSkipReason, startRedis } from './redis-server';
 
 // Real parts: a redis-server of our own on a free loopback port, BullMQ, and the tiny random ONNX pipeline.
-const REDIS = '/usr/bin/redis-server';
 const PIPELINE = fileURLToPath(new URL('../../views/test/fixtures/tiny-random-unclip', import.meta.url));
-const hasBullmq = await import('bullmq').then(
-  () => true,
-  () => false,
-);
-const skipReason = !existsSync(REDIS) ? `${REDIS} is not installed (apt-get install redis-server)` : !hasBullmq ? 'bullmq is not installed (npm install bullmq)' : '';
+const skipReason = queueSkipReason;
 
 const IMAGES = 24;
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
@@ -39,31 +34,6 @@ function config(store: string, generator: Record<string, unknown> = {}, limit = 
       limit,
     },
   });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-async function startRedis(): Promise<{ url: string; process: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(REDIS, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('Ready to accept connections')) resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
-  });
-  return { url: `redis://127.0.0.1:${port}`, process: child };
 }
 
 /** The store's shards as the index records them, and each tar's own sha256. */
@@ -90,7 +60,7 @@ describe('queue plumbing', () => {
 
 describe.skipIf(skipReason !== '')(`genview generate on a BullMQ queue${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
   let root: string;
-  let redis: { url: string; process: ChildProcess };
+  let redis: RedisServer;
   let workers: GenerateWorkerHandle[] = [];
   const reference = () => join(root, 'reference');
 
@@ -138,7 +108,7 @@ describe.skipIf(skipReason !== '')(`genview generate on a BullMQ queue${skipReas
 
 describe.skipIf(skipReason !== '' || !existsSync(CLI))('worker processes of the built CLI, one killed and one cut off from Redis', () => {
   let root: string;
-  let redis: { url: string; process: ChildProcess };
+  let redis: RedisServer;
   const children: ChildProcess[] = [];
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'genview-queue-cli-'));

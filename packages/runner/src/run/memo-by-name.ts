@@ -13,7 +13,12 @@ export function memoByName<T>(build: (name: string) => Promise<T>): MemoByName<T
     get(name: string): Promise<T> {
       let value = built.get(name);
       if (!value) {
-        value = build(name);
+        try {
+          value = build(name);
+        } catch (error) {
+          // A builder that throws before its first await still answers with a rejected promise.
+          return Promise.reject(error);
+        }
         built.set(name, value);
         value.catch(() => built.delete(name));
       }
