@@ -1,4 +1,4 @@
-import { type Scalar, definePlugin, l2Normalize, stopGradient, type tf, z } from '@genview/core';
+import { type Scalar, definePlugin, stopGradient, type tf, z } from '@genview/core';
 import { type PluginRefConfig, pluginRefSchema } from '../config/schema';
 import { withOutDim } from './byol';
 import { backboneFeatures, buildBackbone, buildHead, forwardViews, inputShapeSchema, named } from './parts';

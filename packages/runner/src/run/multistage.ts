@@ -6,7 +6,7 @@ import type { MclRunConfig, RunConfig } from '../config/schema';
 import { type MultistageResult, PSEUDO_LABEL_FILE, mclFrameworkRef, runMultistage, stageDir } from '../mcl/multistage';
 import type { TrainSummary } from '../trainer/trainer';
 import { learningRateFor } from './schedule';
-import { type EncoderResults, type RunParts, type TrainRunOptions, type TrainRunResult, evaluateEncoder, generatedViewsOption, hashConfig, knnMonitor, randomEncoderResults, totalStepsOf } from './train';
+import { type EncoderResults, type RunParts, type TrainRunOptions, type TrainRunResult, evaluateEncoder, generatedViewsOption, hashConfig, knnMonitor, randomEncoderResults, totalStepsOf } from './train-parts';
 
 /** What results.json's `mcl` section holds: how the stages were trained and clustered. */
 export interface MclRunSummary {
