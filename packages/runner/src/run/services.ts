@@ -103,6 +103,12 @@ function parseJson(path: string): unknown {
   }
 }
 
+/** "kind:arg" names ("checkpoint:runs/x", "onnx:tiny-clip"); a name without a kind gives kind "". */
+function splitServiceName(name: string): { kind: string; arg: string } {
+  const colon = name.indexOf(':');
+  return colon > 0 ? { kind: name.slice(0, colon), arg: name.slice(colon + 1) } : { kind: '', arg: '' };
+}
+
 function savedInputShape(ref: unknown): ImageShape | undefined {
   const shape = typeof ref === 'object' && ref !== null ? (ref as { inputShape?: unknown }).inputShape : undefined;
   return Array.isArray(shape) && shape.length === 3 && shape.every((d) => Number.isInteger(d) && d > 0) ? (shape as ImageShape) : undefined;
@@ -168,9 +174,7 @@ export function createRunnerServices(options: RunnerServicesOptions): RunnerServ
   };
 
   const build = (name: string): Promise<FeatureExtractor> => {
-    const colon = name.indexOf(':');
-    const kind = colon > 0 ? name.slice(0, colon) : '';
-    const arg = colon > 0 ? name.slice(colon + 1) : '';
+    const { kind, arg } = splitServiceName(name);
     if (kind === 'checkpoint' && arg.length > 0) return fromCheckpoint(name, arg);
     if (kind === 'random' && /^\d+$/.test(arg)) {
       return createFramework(options.config.framework as PluginRef, imageShape, Number(arg), `services.${name}`, { tokenizer }).then((f) => f.encoder());
@@ -182,9 +186,7 @@ export function createRunnerServices(options: RunnerServicesOptions): RunnerServ
   };
 
   const buildVisionLanguage = async (name: string): Promise<FrozenVisionLanguageModel> => {
-    const colon = name.indexOf(':');
-    const kind = colon > 0 ? name.slice(0, colon) : '';
-    const arg = colon > 0 ? name.slice(colon + 1) : '';
+    const { kind, arg } = splitServiceName(name);
     if (kind === 'onnx' && arg.length > 0) {
       const model = await OnnxClipModel.load(arg === BUNDLED_CLIP ? tinyClipPath : arg);
       owned.push({ dispose: () => void model.dispose() });
