@@ -224,7 +224,7 @@ const notes = [
       ? 'Quality weights (last arm only): GenView++ image-text weights, exp(2·(cos(view, caption) − cos(view background, real-image background))) ' +
         'normalised to mean 1 over the batch, with the bundled frozen tiny CLIP (ONNX, aligned on the class-name captions) for the first cosine ' +
         `and, for backgrounds, the patch tokens of a frozen ${encoderSteps}-step CLIP run (seed 100) under the foreground direction that ` +
-        '`genview fit-foreground` fitted on 2000 training images; the real image is the pair’s other view (a mild crop of it). Other arms: no weights.'
+        '`genview fit-foreground` fitted on 2000 training images; the real background is the un-augmented source image’s. Other arms: no weights.'
       : 'No quality weights.'),
   'Zero-shot: ten class names in the captions’ words, averaged over six templates, on the first 2000 test images. ' +
     'Retrieval: image→text and text→image Recall@1/5/10 over those 2000 images and their captions (identical captions count as correct). ' +

@@ -385,7 +385,7 @@ describe('alignment-diversity', () => {
     const ad = createAlignmentDiversityScorer({ extractor: gridExtractor, direction: DIRECTION, pairs: 'image-text', alignment: fakeClip });
     expect(ad.pairs).toBe('image-text');
     const before = tf.memory().numTensors;
-    const w = await ad.pairWeights({ views: [a, b], captions });
+    const w = await ad.pairWeights({ views: [a, b], captions, sources: b });
     expect(tf.memory().numTensors).toBe(before + 1);
     // The diagonal of the matrix form with one label per pair, normalised over the three pairs.
     const pooled = pooledViewFeatures(gridExtractor, DIRECTION, [a, b]);
@@ -399,13 +399,22 @@ describe('alignment-diversity', () => {
     for (const [i, x] of expected.entries()) expect(got[i]).toBeCloseTo(x, 5);
     expect(got.reduce((x, y) => x + y, 0) / 3).toBeCloseTo(1, 5);
     // A caption that matches its view better gets more weight, everything else equal.
-    const swapped = await ad.pairWeights({ views: [a, b], captions: ['a blue square', 'a blue square', 'a green star'] });
+    const swapped = await ad.pairWeights({ views: [a, b], captions: ['a blue square', 'a blue square', 'a green star'], sources: b });
     expect(swapped.dataSync()[0]).not.toBeCloseTo(got[0] as number, 3);
     tf.dispose([a, b, w, swapped, pooled.foreground, pooled.background, viewEmbeddings, textEmbeddings, viewBackgrounds, realBackgrounds, matrix.scores, matrix.weights]);
 
     const [c, d] = randomPairs(2, 22);
-    await expect(ad.pairWeights({ views: [c, d] })).rejects.toThrow(/one caption per pair \(2\), got none/);
-    await expect(ad.pairWeights({ views: [c, d], captions: ['x'] })).rejects.toThrow(/captions/);
+    await expect(ad.pairWeights({ views: [c, d], sources: d })).rejects.toThrow(/one caption per pair \(2\), got none/);
+    await expect(ad.pairWeights({ views: [c, d], captions: ['x'], sources: d })).rejects.toThrow(/captions/);
+    await expect(ad.pairWeights({ views: [c, d], captions: ['x', 'y'] })).rejects.toThrow(/need the 2 real images.*got none.*sources/s);
+    // The real images may have another size than the views (a crop to a smaller size, say).
+    const big = tf.tidy(() => tf.concat([tf.concat([d, d], 1), tf.concat([d, d], 1)], 2)) as Tensor4D;
+    const live = tf.memory().numTensors;
+    const mixed = await ad.pairWeights({ views: [c, d], captions: ['x', 'y'], sources: big });
+    expect(mixed.shape).toEqual([2]);
+    mixed.dispose();
+    expect(tf.memory().numTensors).toBe(live);
+    big.dispose();
     tf.dispose([c, d]);
     ad.dispose();
     expectGenviewError(() => createAlignmentDiversityScorer({ extractor: gridExtractor, direction: DIRECTION, pairs: 'image-text' }), 'BAD_INPUT', /frozen image-text model/);
@@ -427,11 +436,12 @@ describe('alignment-diversity', () => {
     expect(asked).toEqual(['onnx:tiny-clip']);
     const [a, b] = randomPairs(2, 23);
     const calls = fakeClip.calls;
-    const w = await scorer.pairWeights({ views: [a, b], captions: ['a red circle', 'a green star'] });
+    const w = await scorer.pairWeights({ views: [a, b], captions: ['a red circle', 'a green star'], sources: a });
     expect(fakeClip.calls).toBe(calls + 1);
     expect(w.shape).toEqual([2]);
     tf.dispose([a, b, w]);
     await expect(registry.create('quality', { ...base, pairs: 'image-text' }, context)).rejects.toThrow(/quality\.alignment.*pairs: image-text needs alignment/s);
+    await expect(registry.create('quality', { ...base, alignment: 'onnx:tiny-clip' }, context)).rejects.toThrow(/quality\.alignment.*image-text pairs only/s);
     const noHost = { ...context, services: { featureExtractor: () => gridExtractor } };
     await expect(registry.create('quality', { ...base, pairs: 'image-text', alignment: 'y' }, noHost)).rejects.toThrow(/services\.visionLanguageModel/);
   });

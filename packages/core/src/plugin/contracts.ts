@@ -156,6 +156,11 @@ export interface QualityInput {
   /** Generation parameters behind each view, where known. */
   params?: [GenerationParams[] | undefined, GenerationParams[] | undefined];
   captions?: string[];
+  /**
+   * The real images the views were made from, before generation and augmentation, [N, H, W, C] (their
+   * size may differ from the views'). Scorers that compare a view with its real image read these.
+   */
+  sources?: Tensor4D;
 }
 
 export interface QualityScorer {

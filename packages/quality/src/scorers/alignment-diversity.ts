@@ -2,6 +2,7 @@ import {
   type FeatureExtractor,
   type FrozenVisionLanguageModel,
   GenviewError,
+  type QualityInput,
   type QualityScorer,
   ShapeCheck,
   type Tensor1D,
@@ -206,7 +207,7 @@ export interface AlignmentDiversityScorer extends QualityScorer {
  * matrix is symmetric, and its nonzero mean equals the mean over the N pairs: the weights are
  * N·score/Σscore with γ1. For image-text pairs (view 0 of pair i with caption i) it is the diagonal of
  * imageTextWeights: the frozen model's cos(view, caption) minus the cosine of view 0's background with
- * view 1's, view 1 standing for the real image (the trainer's second view is never a generated one).
+ * the real image's (input.sources).
  */
 export function createAlignmentDiversityScorer(options: AlignmentDiversityOptions): AlignmentDiversityScorer {
   const gamma1 = options.gamma1 ?? 2;
@@ -247,29 +248,53 @@ export function createAlignmentDiversityScorer(options: AlignmentDiversityOption
     }
   };
 
-  /** Per pair i: γ2·(cos(view 0, caption) − cos(bg of view 0, bg of view 1)), as mean-one weights. */
-  const imageTextPairWeights = async (views: readonly [Tensor4D, Tensor4D], captions: readonly string[] | undefined): Promise<Tensor1D> => {
-    const n = views[0].shape[0];
+  /**
+   * Per pair i: γ2·(cos(view 0, caption) − cos(bg of view 0, bg of the real image)), as mean-one weights.
+   * The encoder passes (cheap, and where shape errors surface) run before the frozen model's.
+   */
+  const imageTextPairWeights = async (input: QualityInput): Promise<Tensor1D> => {
+    const [view] = input.views;
+    const n = view.shape[0];
+    const { captions, sources } = input;
     if (!Array.isArray(captions) || captions.length !== n) {
       throw new GenviewError('BAD_INPUT', `image-text pair weights need one caption per pair (${n}), got ${captions?.length ?? 'none'}.`, {
         where: `${WHERE}.captions`,
         fix: 'train on a captioned dataset (e.g. fashion-mnist with captions: true), or weigh image-image pairs.',
       });
     }
-    const model = alignment as FrozenVisionLanguageModel;
-    const [imageRows, textRows] = await Promise.all([model.embedImages(views[0]), model.embedTexts(captions)]);
+    if (sources === undefined || sources.rank !== 4 || sources.shape[0] !== n) {
+      throw new GenviewError('BAD_INPUT', `image-text pair weights need the ${n} real images the views were made from, got ${sources ? `[${sources.shape.join(', ')}]` : 'none'}.`, {
+        where: `${WHERE}.sources`,
+        fix: 'pass { views, captions, sources } with sources [N, H, W, C], the un-augmented images (the genview trainer does).',
+      });
+    }
     const v = liveColumn();
-    const tokens = viewTokens(extractor, direction, views, `${WHERE}.views`);
+    const model = alignment as FrozenVisionLanguageModel;
+    const owned: Tensor2D[] = [];
     try {
+      const backgroundOf = (images: Tensor4D, label: string): Tensor2D => {
+        const tokens = viewTokens(extractor, direction, [images], `${WHERE}.${label}`);
+        try {
+          return tf.tidy(() => l2Normalize(poolForegroundBackground(stopGradient(tokens), v, WHERE).background) as Tensor2D);
+        } finally {
+          tokens.dispose();
+        }
+      };
+      const viewBg = backgroundOf(view, 'views[0]');
+      owned.push(viewBg);
+      const realBg = backgroundOf(sources, 'sources');
+      owned.push(realBg);
+      const embedded = await Promise.allSettled([model.embedImages(view), model.embedTexts(captions)]);
+      for (const r of embedded) if (r.status === 'fulfilled') owned.push(r.value);
+      for (const r of embedded) if (r.status === 'rejected') throw r.reason;
+      const [imageRows, textRows] = embedded.map((r) => (r as PromiseFulfilledResult<Tensor2D>).value) as [Tensor2D, Tensor2D];
       return tf.tidy(() => {
-        const { background } = poolForegroundBackground(stopGradient(tokens), v, WHERE);
-        const bg = l2Normalize(background);
-        const sameBackground = tf.sum(tf.mul(tf.slice(bg, [0, 0], [n, -1]), tf.slice(bg, [n, 0], [n, -1])), 1);
+        const sameBackground = tf.sum(tf.mul(viewBg, realBg), 1);
         const aligned = tf.sum(tf.mul(l2Normalize(imageRows), l2Normalize(textRows)), 1);
         return stopGradient(meanOneWeights(tf.mul(tf.sub(aligned, sameBackground), gamma2) as Tensor1D)) as Tensor1D;
       });
     } finally {
-      tf.dispose([tokens, imageRows, textRows]);
+      tf.dispose(owned);
     }
   };
 
@@ -288,7 +313,7 @@ export function createAlignmentDiversityScorer(options: AlignmentDiversityOption
           fix: 'pass { views: [view1, view2] }, [N, H, W, C] each; use viewWeights for more views per source.',
         });
       }
-      if (pairs === 'image-text') return imageTextPairWeights(views, input.captions);
+      if (pairs === 'image-text') return imageTextPairWeights(input);
       const n = views[0].shape[0];
       const labels = Int32Array.from({ length: 2 * n }, (_, i) => i % n);
       const matrix = viewWeights(views, labels);
@@ -326,6 +351,13 @@ export const alignmentDiversityPlugin = definePlugin({
     })
     .strict()
     .superRefine((config, ctx) => {
+      if (config.pairs === 'image-image' && config.alignment !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['alignment'],
+          message: 'alignment scores image-text pairs only: set pairs: image-text, or leave alignment out for image-image weights',
+        });
+      }
       if (config.pairs === 'image-text' && config.alignment === undefined) {
         ctx.addIssue({
           code: 'custom',

@@ -185,16 +185,22 @@ export function createRunnerServices(options: RunnerServicesOptions): RunnerServ
     });
   };
 
+  const extractors = memoByName(build);
   const buildVisionLanguage = async (name: string): Promise<FrozenVisionLanguageModel> => {
     const { kind, arg } = splitServiceName(name);
     if (kind === 'onnx' && arg.length > 0) {
       const model = await OnnxClipModel.load(arg === BUNDLED_CLIP ? tinyClipPath : arg);
-      owned.push({ dispose: () => void model.dispose() });
+      owned.push({
+        dispose: () => {
+          model.dispose().catch((error: unknown) => events.log('services', `releasing ${name} failed: ${error instanceof Error ? error.message : String(error)}`));
+        },
+      });
       events.log('services', `vision-language model ${name}: ONNX, ${model.jointDim}-d joint space`);
       return model;
     }
     if (kind === 'checkpoint' && arg.length > 0) {
-      const encoder = requireVisionLanguageEncoder(await fromCheckpoint(name, arg), name);
+      // The same network the feature-extractor service hands out for this run, not a second copy.
+      const encoder = requireVisionLanguageEncoder(await extractors.get(name), name);
       // Trained towers run in TensorFlow.js, synchronously; the contract is asynchronous for ONNX models.
       return {
         jointDim: encoder.jointDim,
@@ -208,7 +214,6 @@ export function createRunnerServices(options: RunnerServicesOptions): RunnerServ
     });
   };
 
-  const extractors = memoByName(build);
   const visionLanguage = memoByName(buildVisionLanguage);
   return {
     featureExtractor: (name: string) => extractors.get(name),

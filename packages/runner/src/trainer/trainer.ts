@@ -12,6 +12,7 @@ import {
   type ModuleVariable,
   type QualityScorer,
   Rng,
+  type Tensor1D,
   type Tensor3D,
   type Tensor4D,
   tf,
@@ -215,16 +216,26 @@ export class Trainer {
       throw error;
     }
     let views: Tensor4D[];
+    let weights: Tensor1D | undefined;
     try {
-      views = pipelines.map((pipeline, v) => {
-        const params = pipeline.sampleParams(rng.fork(`view-${v}`), n, data.info.imageShape);
-        return pipeline.apply(sources[v], params) as Tensor4D;
-      });
+      try {
+        views = pipelines.map((pipeline, v) => {
+          const params = pipeline.sampleParams(rng.fork(`view-${v}`), n, data.info.imageShape);
+          return pipeline.apply(sources[v], params) as Tensor4D;
+        });
+      } finally {
+        for (const source of new Set(sources)) if (source !== batch.images) source.dispose();
+      }
+      try {
+        // The real images go along: a scorer comparing a (possibly generated) view with its real image needs them.
+        weights = quality ? await quality.pairWeights({ views: [views[0], views[1]], captions: batch.captions, sources: batch.images }) : undefined;
+      } catch (error) {
+        for (const v of views) v.dispose();
+        throw error;
+      }
     } finally {
-      for (const source of new Set(sources)) if (source !== batch.images) source.dispose();
       batch.images.dispose();
     }
-    const weights = quality ? await quality.pairWeights({ views: [views[0], views[1]], captions: batch.captions }) : undefined;
     const viewBatch = { views, indices, weights, captions: batch.captions };
     const varList = this.trainable.map((v) => v.variable);
     const { value, grads } = tf.variableGrads(() => framework.loss(viewBatch, step), varList);

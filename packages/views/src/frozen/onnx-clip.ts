@@ -14,6 +14,9 @@ import { ClipTokenizer } from '../text/clip-tokenizer';
  *   text_encoder/model.onnx    input_ids [N, L] (attention_mask [N, L] when declared) → text_embeds [N, E]
  *   tokenizer/                 tokenizer.json, or vocab.json + merges.txt
  *   feature_extractor/preprocessor_config.json   crop_size, image_mean, image_std (optional)
+ *
+ * Images are centre-cropped to a square, resized bilinearly to crop_size and normalised with image_mean
+ * and image_std; the processor's other settings (bicubic resampling, do_* flags) are not read.
  */
 export const ONNX_CLIP_LAYOUT = 'image_encoder/model.onnx, text_encoder/model.onnx, tokenizer/ (and optionally feature_extractor/preprocessor_config.json)';
 
@@ -32,7 +35,7 @@ function requirePart(dir: string, relative: string, what: string): string {
   if (!existsSync(path)) {
     throw new GenviewError('NOT_FOUND', `${dir} has no ${relative} (${what}).`, {
       where: WHERE,
-      fix: `point at a folder in the frozen CLIP layout: ${ONNX_CLIP_LAYOUT}. The README's recipe "Exporting a real CLIP" writes one.`,
+      fix: `point at a folder in the frozen CLIP layout: ${ONNX_CLIP_LAYOUT}; tools/diffusion/export_clip.py writes one from a transformers CLIP.`,
     });
   }
   return path;
@@ -77,8 +80,12 @@ export class OnnxClipModel implements FrozenVisionLanguageModel {
       const model = new OnnxClipModel(root, 0, ort, image, text, tokenizer, preprocessing, batchSize);
       // Output widths are often symbolic in the export; one probe row of each tower fixes and checks them.
       const probeImage = tf.zeros([1, preprocessing.size, preprocessing.size, staticDim(pixelSpec, 1) ?? preprocessing.mean.length]) as Tensor4D;
-      const imageDim = (await model.rawImageEmbeds(probeImage)).length;
-      probeImage.dispose();
+      let imageDim: number;
+      try {
+        imageDim = (await model.rawImageEmbeds(probeImage)).length;
+      } finally {
+        probeImage.dispose();
+      }
       const textDim = (await model.rawTextEmbeds([''])).length;
       if (imageDim !== textDim) {
         throw new GenviewError('BAD_SHAPE', `image_embeds has ${imageDim} dims but text_embeds has ${textDim}: the towers do not share a joint space.`, {
@@ -158,7 +165,10 @@ function requireOutput(session: OrtSession, part: string, name: string): void {
   }
 }
 
-/** Without a preprocessor config: the input size the export fixes, and CLIP's [-1, 1] scaling of one grey or RGB channel set. */
+/**
+ * Without a preprocessor config: the input size the export fixes, and mean 0.5 / std 0.5 (pixels to
+ * [-1, 1], what our tiny models use; a real CLIP has its own mean and std, so export its config).
+ */
 function defaultPreprocessing(shape: ReadonlyArray<number | string>, dir: string): ImagePreprocessing {
   const size = shape[2];
   if (typeof size !== 'number' || size <= 0) {
