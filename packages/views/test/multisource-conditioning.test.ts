@@ -93,6 +93,33 @@ describe('genview++-multisource conditioning', () => {
     expect(b.slice(0, 5)).toEqual(a.slice(5));
   });
 
+  it("stratifies several views per image: each image's views share the sources in proportion, whatever rng each view gets", async () => {
+    const ids = indices(200);
+    const input = { indices: ids, captions: captionsFor(ids) };
+    const sourcesOf = async (conditioning: Awaited<ReturnType<typeof create>>, count: number) => {
+      const perView: string[][] = [];
+      // The host decides each view with its own fork, as `genview generate` does.
+      for (let k = 0; k < count; k++) perView.push((await conditioning.decide({ ...input, view: { index: k, count } }, new Rng(100 + k))).map((p) => p.source));
+      return Array.from(ids, (_, i) => perView.map((views) => views[i] as string));
+    };
+    const even = await sourcesOf(await create(), 3);
+    for (const image of even) expect([...image].sort()).toEqual(['image', 'image+text', 'text']);
+    // Which view gets which source is shuffled per image, not fixed by k.
+    expect(new Set(even.map((image) => image[0])).size).toBe(3);
+    const skewed = await sourcesOf(await create({ proportions: { image: 2, text: 1, 'image+text': 1 } }), 4);
+    for (const image of skewed) expect([...image].sort()).toEqual(['image', 'image', 'image+text', 'text']);
+    // A count the shares do not divide: the floors, then the remainder drawn by proportion.
+    const two = await sourcesOf(await create(), 2);
+    for (const image of two) expect(new Set(image).size).toBe(2);
+    // Off, or one view per image: each view draws alone, as without a view.
+    const plain = await (await create()).decide(input, new Rng(7));
+    expect((await (await create()).decide({ ...input, view: { index: 0, count: 1 } }, new Rng(7))).map((p) => p.source)).toEqual(plain.map((p) => p.source));
+    const off = await create({ stratify: false });
+    expect((await off.decide({ ...input, view: { index: 1, count: 3 } }, new Rng(7))).map((p) => p.source)).toEqual(plain.map((p) => p.source));
+    const bad = await rejection((await create()).decide({ ...input, view: { index: 3, count: 3 } }, new Rng(0)));
+    expect(bad.message).toMatch(/not one of an image's views/);
+  });
+
   it('sets text-conditioned guidance from caption complexity (1/2/3/4 → 8/6/4/2), prompt = caption', async () => {
     const ids = indices(40);
     const captions = captionsFor(ids);

@@ -81,6 +81,11 @@ export interface ConditioningInput {
   indices: Int32Array;
   images?: Tensor4D;
   captions?: string[];
+  /**
+   * When a host makes several views of each image: which one is being decided (0-based) and how many
+   * there are, so a conditioning can spread its choices over an image's views instead of drawing each alone.
+   */
+  view?: { index: number; count: number };
 }
 
 export interface Conditioning {

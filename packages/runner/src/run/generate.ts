@@ -186,7 +186,8 @@ async function generateShard(
       try {
         for (let k = 0; k < viewsPerImage; k++) {
           // A fresh fork per (k) keeps each view's parameters a function of (seed, index, k) only.
-          const params = await conditioning.decide({ indices, images: batch.images, captions: batch.captions }, root.fork(`generate:k${k}`));
+          const view = { index: k, count: viewsPerImage };
+          const params = await conditioning.decide({ indices, images: batch.images, captions: batch.captions, view }, root.fork(`generate:k${k}`));
           const generated: GeneratedView[] = await generator.generate(
             params.map((p, i) => ({
               ...p,

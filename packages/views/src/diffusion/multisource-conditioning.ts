@@ -41,6 +41,10 @@ export const multiSourceSchema = z
       .default([...GENVIEW_PP_GUIDANCE])
       .describe('guidance scale of text-conditioned sources for caption complexity 1, 2, 3, 4'),
     imageGuidance: z.number().min(0).max(50).default(10).describe('guidance scale of the image-only source'),
+    stratify: z
+      .boolean()
+      .default(true)
+      .describe("with several views per image, share each image's views among the sources in proportion (one of each for three views and equal shares) instead of drawing every view's source alone"),
     steps: z.number().int().min(1).max(1000).default(20).describe('denoising steps of every view'),
   })
   .strict();
@@ -52,6 +56,11 @@ export interface MultiSourceDependencies {
   noise?: Conditioning;
   /** Scores captions; needed when a text-conditioned source has a share. */
   complexity?: CaptionComplexityScorer;
+  /**
+   * The plugin's own stream for per-image source plans (stratify): fixed at creation, because each view
+   * of an image is decided with a different rng and the plan must be the same for all of them.
+   */
+  planRng?: Rng;
 }
 
 const usesImage = (p: Proportions) => p.image + p['image+text'] > 0;
@@ -119,8 +128,53 @@ export class MultiSourceConditioning implements Conditioning {
     return [...GENERATION_SOURCES].reverse().find((s) => p[s] > 0) as Source;
   }
 
+  /**
+   * The sources of all `count` views of sample `index`, in view order: each source gets the floor of its
+   * share of the views, the slots left go to distinct sources drawn by their fractional shares, and the
+   * list is shuffled per image. Equal
+   * shares and three views give every image one view of each source, as GenView++ pairs a caption with
+   * one image per source.
+   */
+  sourcePlan(index: number, count: number): Source[] {
+    const rng = this.deps.planRng;
+    if (!rng) {
+      throw new GenviewError('INVALID_CONFIG', 'stratified sources need the plugin’s own random stream.', {
+        where: `${this.where}.stratify`,
+        fix: 'create the plugin through the registry (it passes one), pass deps.planRng, or set stratify: false.',
+      });
+    }
+    const p = this.options.proportions;
+    const plan: Source[] = [];
+    const remainders: { source: Source; weight: number }[] = [];
+    for (const source of GENERATION_SOURCES) {
+      const exact = (count * p[source]) / this.total;
+      for (let i = 0; i < Math.floor(exact); i++) plan.push(source);
+      if (exact > Math.floor(exact)) remainders.push({ source, weight: exact - Math.floor(exact) });
+    }
+    // The slots left over go to distinct sources, drawn by their fractional shares.
+    const own = rng.fork(`sources:${index}`);
+    while (plan.length < count && remainders.length > 0) {
+      let u = own.float() * remainders.reduce((sum, r) => sum + r.weight, 0);
+      let at = 0;
+      while (at < remainders.length - 1 && u >= (remainders[at] as { weight: number }).weight) {
+        u -= (remainders[at] as { weight: number }).weight;
+        at++;
+      }
+      plan.push((remainders.splice(at, 1)[0] as { source: Source }).source);
+    }
+    return own.shuffleInPlace(plan);
+  }
+
   async decide(input: ConditioningInput, rng: Rng): Promise<GenerationParams[]> {
-    const sources = Array.from(input.indices, (index) => this.sourceOf(rng, index));
+    const view = input.view;
+    if (view !== undefined && !(Number.isInteger(view.count) && view.count >= 1 && Number.isInteger(view.index) && view.index >= 0 && view.index < view.count)) {
+      throw new GenviewError('BAD_INPUT', `view ${JSON.stringify(view)} is not one of an image's views.`, {
+        where: `${this.where}.view`,
+        fix: 'pass view: { index, count } with 0 <= index < count.',
+      });
+    }
+    const stratified = this.options.stratify && view !== undefined && view.count > 1;
+    const sources = Array.from(input.indices, (index) => (stratified ? (this.sourcePlan(index, view.count)[view.index] as Source) : this.sourceOf(rng, index)));
     const textRows = sources.flatMap((s, i) => (s === 'image' ? [] : [i]));
     const captions = usesText(this.options.proportions) ? this.requireCaptions(input, textRows) : [];
     const levels = sources.some((s) => s !== 'text') ? await this.noiseLevels(input, rng) : [];
@@ -188,7 +242,7 @@ function refName(ref: string | { name: string }): string {
 
 async function createDependencies(config: z.output<typeof multiSourceSchema>, context: PluginContext): Promise<MultiSourceDependencies> {
   const nested = { rng: context.rng, events: context.events, services: context.services };
-  const deps: MultiSourceDependencies = {};
+  const deps: MultiSourceDependencies = { planRng: context.rng.fork(`${NAME}:sources`) };
   if (usesImage(config.proportions)) {
     if (refName(config.noise).split(':').pop() === NAME) {
       throw new GenviewError('INVALID_CONFIG', `the noise conditioning cannot be ${NAME} itself.`, {
