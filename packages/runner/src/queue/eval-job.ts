@@ -90,10 +90,11 @@ export function runCheckpointFile(runDir: string): string {
 
 /**
  * The step and config hash of a run's last checkpoint, read from the safetensors header alone (the
- * tensors are not read); undefined when there is no checkpoint file.
+ * tensors are not read); undefined when there is no checkpoint file. `file` (relative to runDir) saves
+ * re-reading the run's config when the caller already resolved it with runCheckpointFile.
  */
-export function checkpointIdentity(runDir: string): CheckpointIdentity | undefined {
-  const path = join(runDir, runCheckpointFile(runDir));
+export function checkpointIdentity(runDir: string, file: string = runCheckpointFile(runDir)): CheckpointIdentity | undefined {
+  const path = join(runDir, file);
   if (!existsSync(path)) return undefined;
   const unreadable = (why: string) =>
     new GenviewError('UNREADABLE_FILE', `${path} is not a readable checkpoint: ${why}.`, { where: path, fix: 'train the run again, or restore the file.' });

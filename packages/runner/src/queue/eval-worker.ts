@@ -58,7 +58,7 @@ export async function runEvalJob(job: EvalJobData, options: { events?: EventBus;
   const name = evaluatorName(ref);
   const file = evalResultPath(runDir, name);
   const checkpointFile = runCheckpointFile(runDir);
-  const before = checkpointIdentity(runDir);
+  const before = checkpointIdentity(runDir, checkpointFile);
   if (!before) {
     throw new GenviewError('CHECKPOINT', `no checkpoint at ${join(runDir, checkpointFile)}.`, {
       where: runDir,
@@ -69,7 +69,7 @@ export async function runEvalJob(job: EvalJobData, options: { events?: EventBus;
 
   const single: RunConfig = { ...config, eval: { ...config.eval, evaluators: [ref], finetune: undefined } };
   const evaluated = await evaluateFromConfig(single, { events: options.events, registry: options.registry, checkpointDir: runDir });
-  const after = checkpointIdentity(runDir);
+  const after = checkpointIdentity(runDir, checkpointFile);
   if (after?.step !== before.step || after.configHash !== before.configHash) {
     // Training wrote a new checkpoint meanwhile: which one was evaluated is unknown. The retry evaluates the new one.
     throw new GenviewError('CHECKPOINT', `the checkpoint of ${runDir} changed while it was evaluated (step ${before.step} → ${after?.step ?? 'none'}).`, {

@@ -1,11 +1,10 @@
 import { type Dataset, EventBus, GenviewError, type PluginRef, type PluginServices, type Registry, Rng, selectBackend } from '@genview/core';
-import { loadMultistage } from '../mcl/multistage';
 import type { RunConfig } from '../config/schema';
 import { createRegistry } from '../registry';
 import { loadModelState } from '../trainer/checkpoint';
 import { namespacedVariables } from '../trainer/named-variables';
 import { fineTuneTrained } from './finetune';
-import { integratedEncoderName, mclRunFrameworkRef } from './multistage';
+import { integratedEncoderName, loadMultistageRun } from './multistage';
 import { createRunnerServices } from './services';
 import { type EncoderResults, evaluateEncoder, withInputShape } from './train';
 
@@ -65,16 +64,7 @@ async function evaluateMultistage(
   }
   const { registry, events, dir, data } = run;
   const shape = data.train.info.imageShape;
-  const loaded = await loadMultistage({
-    runDir: dir,
-    framework: mclRunFrameworkRef(config, registry, withInputShape(registry, config.framework as PluginRef, shape), shape),
-    stages: mcl.stages,
-    imageShape: shape,
-    seed: config.seed,
-    registry,
-    events,
-    services: run.services,
-  });
+  const loaded = await loadMultistageRun(config, dir, shape, { registry, events, services: run.services });
   try {
     events.log('eval', `loaded ${mcl.stages} MCL stages from ${dir} (steps ${loaded.steps.join(', ')})`);
     return await evaluateEncoder(integratedEncoderName(mcl.stages), loaded.integrated, data, config, registry, events);

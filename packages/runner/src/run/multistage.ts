@@ -1,10 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { GenviewError, type PluginRef, type Registry, writeFileAtomic } from '@genview/core';
+import { type EventBus, GenviewError, type PluginRef, type PluginServices, type Registry, writeFileAtomic } from '@genview/core';
 import { rawPixelFeatures } from '@genview/eval';
 import type { MclRunConfig, RunConfig } from '../config/schema';
-import { type MultistageResult, PSEUDO_LABEL_FILE, mclFrameworkRef, runMultistage, stageDir } from '../mcl/multistage';
+import { type LoadedMultistage, type MultistageResult, PSEUDO_LABEL_FILE, loadMultistage, mclFrameworkRef, runMultistage, stageDir } from '../mcl/multistage';
 import type { TrainSummary } from '../trainer/trainer';
+import { withInputShape } from './framework-ref';
 import { learningRateFor } from './schedule';
 import { type EncoderResults, type RunParts, type TrainRunOptions, type TrainRunResult, evaluateEncoder, generatedViewsOption, hashConfig, knnMonitor, randomEncoderResults, totalStepsOf } from './train-parts';
 
@@ -68,6 +69,29 @@ export function mclStageSteps(mcl: MclRunConfig, totalSteps: number): number[] {
 /** The mcl framework reference a run trains: config.framework wrapped if needed, mcl.negatives applied. */
 export function mclRunFrameworkRef(config: RunConfig, registry: Registry, frameworkRef: PluginRef, shape: [number, number, number]): PluginRef {
   return mclFrameworkRef(registry, frameworkRef, shape, config.mcl?.negatives);
+}
+
+/**
+ * The stage models of a finished MCL run, rebuilt from the config it saved and its stage checkpoints:
+ * what `genview eval` evaluates and what checkpoint:<run> serves as an encoder.
+ */
+export function loadMultistageRun(
+  config: RunConfig,
+  runDir: string,
+  shape: [number, number, number],
+  host: { registry: Registry; events: EventBus; services: PluginServices },
+): Promise<LoadedMultistage> {
+  const mcl = config.mcl;
+  if (!mcl) throw new GenviewError('INTERNAL', `loadMultistageRun needs an MCL run; ${runDir} has no mcl section.`);
+  const { registry } = host;
+  return loadMultistage({
+    runDir,
+    framework: mclRunFrameworkRef(config, registry, withInputShape(registry, config.framework as PluginRef, shape), shape),
+    stages: mcl.stages,
+    imageShape: shape,
+    seed: config.seed,
+    ...host,
+  });
 }
 
 /**

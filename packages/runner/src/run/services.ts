@@ -20,7 +20,7 @@ import { tinyClipPath } from '@genview/model-tiny-unclip';
 import { OnnxClipModel } from '@genview/views';
 import { validateRunConfig } from '../config/load';
 import type { RunConfig } from '../config/schema';
-import { loadMultistage, mclFrameworkRef } from '../mcl/multistage';
+import { loadMultistageRun } from './multistage';
 import { loadModelState } from '../trainer/checkpoint';
 import { namespacedVariables } from '../trainer/named-variables';
 import { withInputShape } from './framework-ref';
@@ -153,16 +153,7 @@ export function createRunnerServices(options: RunnerServicesOptions): RunnerServ
     const runTokenizer = tokenizerSource({ runDir, reuse: true, settings: config.tokenizer, captions, events });
     if (config.mcl) {
       // An MCL run's encoder is its integration of every stage, as `genview train` evaluated it.
-      const loaded = await loadMultistage({
-        runDir,
-        framework: mclFrameworkRef(registry, withInputShape(registry, config.framework as PluginRef, shape), shape, config.mcl.negatives),
-        stages: config.mcl.stages,
-        imageShape: shape,
-        seed: config.seed,
-        registry,
-        events,
-        services: { tokenizer: runTokenizer },
-      });
+      const loaded = await loadMultistageRun(config, runDir, shape, { registry, events, services: { tokenizer: runTokenizer } });
       owned.push(loaded);
       events.log('services', `feature extractor ${name}: MCL integration of ${config.mcl.stages} stages (steps ${loaded.steps.join(', ')})`);
       return loaded.integrated;
