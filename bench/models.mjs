@@ -1,5 +1,8 @@
-// Benchmark models in plain TensorFlow.js ops (conv2d, batch-norm via moments, relu, matMul), so any
-// backend that has the stock kernels can run them. bench/train_step_torch.py builds the same models.
+// Benchmark models in plain TensorFlow.js ops (conv2d, relu, matMul) and @genview/core's training-mode
+// batch norm (the op @genview/backbones uses: one fused kernel each way where the backend has it, stock
+// ops otherwise), so any backend that has the stock kernels can run them. bench/train_step_torch.py builds the same models.
+
+import { batchNormTraining } from '@genview/core';
 
 /** Deterministic uniform [-0.5, 0.5) floats (Park–Miller), independent of tfjs's random ops. */
 export function makeRng(seed) {
@@ -36,12 +39,9 @@ function bnParams(tf, c) {
   return { gamma: tf.variable(tf.ones([c])), beta: tf.variable(tf.zeros([c])) };
 }
 
-/** Training-mode batch norm over every axis but the last, from tf.moments. */
-export function batchNorm(tf, x, p, eps = 1e-5) {
-  const axes = x.shape.map((_, i) => i).slice(0, -1);
-  const { mean, variance } = tf.moments(x, axes);
-  const inv = tf.rsqrt(tf.add(variance, eps));
-  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), inv), p.gamma), p.beta);
+/** Training-mode batch norm over every axis but the last. */
+export function batchNorm(_tf, x, p, eps = 1e-5) {
+  return batchNormTraining(x, p.gamma, p.beta, { varianceEpsilon: eps });
 }
 
 function dense(tf, x, p) {

@@ -308,6 +308,120 @@ Napi::Value ReduceSum(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Two per-channel sums over the rows of an [rows, C] array (sums[c] and sums[C + c]); row(r, a, b)
+// adds row r's terms. Each thread accumulates its slice of rows in its own double buffer and the
+// buffers are added in slice order, so the result does not depend on scheduling.
+template <typename F>
+std::vector<double> ChannelSums(int64_t rows, int64_t C, F row) {
+  int64_t slices = rows * C < 65536 ? 1 : std::min<int64_t>(Threads(), rows);
+  std::vector<std::vector<double>> partial(slices, std::vector<double>(2 * C, 0.0));
+  ParallelFor(slices, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t s = lo; s < hi; ++s) {
+      double* acc = partial[s].data();
+      for (int64_t r = rows * s / slices, end = rows * (s + 1) / slices; r < end; ++r) row(r, acc, acc + C);
+    }
+  });
+  std::vector<double> total(2 * C, 0.0);
+  for (const auto& p : partial)
+    for (int64_t j = 0; j < 2 * C; ++j) total[j] += p[j];
+  return total;
+}
+
+// out[r, c] = a[c] * (u[r, c] - cu[c]) + b[c] * (v[r, c] - cv[c]) + d[c], the one full-size write of the
+// batch-norm forward (u = x) and backward (u = dy, v = x); cu, cv and v may be null. Centring before
+// scaling keeps the float rounding relative to the spread, not to the mean.
+void ChannelAffine(const float* u, const float* cu, const float* v, const float* cv, const float* a, const float* b,
+                   const float* d, float* out, int64_t rows, int64_t C) {
+  std::vector<float> zero(C, 0.0f);
+  if (!cu) cu = zero.data();
+  if (!cv) cv = zero.data();
+  ParallelFor(rows, std::max<int64_t>(1, 32768 / std::max<int64_t>(1, C)), [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      const float* ur = u + r * C;
+      float* o = out + r * C;
+      if (v) {
+        const float* vr = v + r * C;
+        for (int64_t c = 0; c < C; ++c) o[c] = a[c] * (ur[c] - cu[c]) + b[c] * (vr[c] - cv[c]) + d[c];
+      } else {
+        for (int64_t c = 0; c < C; ++c) o[c] = a[c] * (ur[c] - cu[c]) + d[c];
+      }
+    }
+  });
+}
+
+// batchNormForward(x, scale, offset, y, mean, variance, rows, C, eps): training-mode batch norm of an
+// [rows, C] array (NHWC flattened). Statistics in one pass: sums of x - x[0] and its square in double
+// (the shift by the first row keeps E[v^2] - E[v]^2 from cancelling when |mean| >> std). variance is
+// the biased batch variance, as the normalisation uses.
+Napi::Value BatchNormForward(const Napi::CallbackInfo& info) {
+  const float* x = F32(info[0]);
+  const float* scale = F32(info[1]);
+  const float* offset = F32(info[2]);
+  float* y = F32(info[3]);
+  float* mean = F32(info[4]);
+  float* variance = F32(info[5]);
+  int64_t rows = info[6].As<Napi::Number>().Int64Value();
+  int64_t C = info[7].As<Napi::Number>().Int64Value();
+  double eps = info[8].As<Napi::Number>().DoubleValue();
+  const float* shift = x;
+  std::vector<double> sums = ChannelSums(rows, C, [&](int64_t r, double* s1, double* s2) {
+    const float* xr = x + r * C;
+    for (int64_t c = 0; c < C; ++c) {
+      double v = static_cast<double>(xr[c]) - shift[c];
+      s1[c] += v;
+      s2[c] += v * v;
+    }
+  });
+  std::vector<float> mult(C);
+  for (int64_t c = 0; c < C; ++c) {
+    double m = sums[c] / rows;
+    double var = std::max(0.0, sums[C + c] / rows - m * m);
+    mean[c] = static_cast<float>(m + shift[c]);
+    variance[c] = static_cast<float>(var);
+    mult[c] = static_cast<float>(scale[c] / std::sqrt(var + eps));
+  }
+  ChannelAffine(x, mean, nullptr, nullptr, mult.data(), nullptr, offset, y, rows, C);
+  return info.Env().Undefined();
+}
+
+// batchNormBackward(dy, x, mean, variance, scale, dx, dscale, doffset, rows, C, eps): the gradient of
+// batchNormForward through the batch statistics: with x^ = (x - mean) * invStd,
+// dx = scale * invStd * (dy - mean(dy) - x^ * mean(dy * x^)), dscale = sum(dy * x^), doffset = sum(dy).
+// One pass for the two sums, one to write dx.
+Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
+  const float* dy = F32(info[0]);
+  const float* x = F32(info[1]);
+  const float* mean = F32(info[2]);
+  const float* variance = F32(info[3]);
+  const float* scale = F32(info[4]);
+  float* dx = F32(info[5]);
+  float* dscale = F32(info[6]);
+  float* doffset = F32(info[7]);
+  int64_t rows = info[8].As<Napi::Number>().Int64Value();
+  int64_t C = info[9].As<Napi::Number>().Int64Value();
+  double eps = info[10].As<Napi::Number>().DoubleValue();
+  std::vector<double> sums = ChannelSums(rows, C, [&](int64_t r, double* sdy, double* sdyx) {
+    const float* g = dy + r * C;
+    const float* xr = x + r * C;
+    for (int64_t c = 0; c < C; ++c) {
+      sdy[c] += g[c];
+      sdyx[c] += static_cast<double>(g[c]) * (xr[c] - mean[c]);
+    }
+  });
+  std::vector<float> a(C), b(C), d(C);
+  for (int64_t c = 0; c < C; ++c) {
+    double invStd = 1.0 / std::sqrt(static_cast<double>(variance[c]) + eps);
+    double k = scale[c] * invStd;
+    doffset[c] = static_cast<float>(sums[c]);
+    dscale[c] = static_cast<float>(sums[C + c] * invStd);
+    a[c] = static_cast<float>(k);
+    b[c] = static_cast<float>(-k * invStd * invStd * sums[C + c] / rows);
+    d[c] = static_cast<float>(-k * sums[c] / rows);
+  }
+  ChannelAffine(dy, nullptr, x, mean, a.data(), b.data(), d.data(), dx, rows, C);
+  return info.Env().Undefined();
+}
+
 // binary(op, a, b, out, shape, aStrides, bStrides): out = a OP b with numpy broadcasting, after the JS
 // side has collapsed the output shape so that each dim is either fully present (stride = element
 // stride) or broadcast (stride 0) in each operand. The innermost dim is the vector loop.
@@ -471,6 +585,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Conv2DBackpropFilter));
   exports.Set("batchMatMul", Napi::Function::New(env, BatchMatMul));
   exports.Set("reduceSum", Napi::Function::New(env, ReduceSum));
+  exports.Set("batchNormForward", Napi::Function::New(env, BatchNormForward));
+  exports.Set("batchNormBackward", Napi::Function::New(env, BatchNormBackward));
   exports.Set("binary", Napi::Function::New(env, Binary));
   exports.Set("unary", Napi::Function::New(env, Unary));
   exports.Set("biasActivation", Napi::Function::New(env, BiasActivation));

@@ -45,6 +45,32 @@ export interface NativeAddon {
     transA: boolean,
     transB: boolean,
   ): void;
+  /** Training-mode batch norm of an [rows, C] array: writes y, the batch mean and the biased variance. */
+  batchNormForward(
+    x: Float32Array,
+    scale: Float32Array,
+    offset: Float32Array,
+    y: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    rows: number,
+    channels: number,
+    eps: number,
+  ): void;
+  /** Its gradient through the batch statistics: writes dx, dscale and doffset. */
+  batchNormBackward(
+    dy: Float32Array,
+    x: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    scale: Float32Array,
+    dx: Float32Array,
+    dscale: Float32Array,
+    doffset: Float32Array,
+    rows: number,
+    channels: number,
+    eps: number,
+  ): void;
   reduceSum(x: Float32Array, out: Float32Array, outer: number, reduce: number, inner: number, mean: boolean): void;
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, shape: number[], aStrides: number[], bStrides: number[]): void;
   unary(op: number, x: Float32Array, out: Float32Array): void;

@@ -8,6 +8,7 @@ import {
   conv2dKernel,
   fusedConv2dKernel,
 } from './kernels/conv';
+import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, batchNormTrainingGradKernel, batchNormTrainingKernel } from './kernels/batch-norm';
 import { BinaryOp, UnaryOp, binaryKernel, unaryKernel } from './kernels/elementwise';
 import { batchMatMulKernel, fusedMatMulKernel } from './kernels/matmul';
 import { meanKernel, sumKernel } from './kernels/reduce';
@@ -65,8 +66,17 @@ const NATIVE_KERNELS: Record<string, Factory> = {
   Transpose: transposeKernel,
 };
 
+/**
+ * Kernels the cpu backend has no counterpart of: the fused training-mode batch norm that
+ * @genview/core's batchNormTraining runs when the backend offers it (and composes from ops otherwise).
+ */
+const FUSED_KERNELS: Record<string, Factory> = {
+  [BATCH_NORM_TRAINING]: batchNormTrainingKernel,
+  [BATCH_NORM_TRAINING_GRAD]: batchNormTrainingGradKernel,
+};
+
 /** Names of the kernels that run natively (for reports and tests). */
-export const NATIVE_KERNEL_NAMES: readonly string[] = Object.keys(NATIVE_KERNELS);
+export const NATIVE_KERNEL_NAMES: readonly string[] = [...Object.keys(NATIVE_KERNELS), ...Object.keys(FUSED_KERNELS)];
 
 /**
  * GENVIEW_NATIVE_KERNELS narrows the native set (comma-separated kernel names, or `gemm` for the
@@ -105,6 +115,15 @@ export async function registerNativeBackend(): Promise<void> {
     const factory = selected.has(config.kernelName) ? NATIVE_KERNELS[config.kernelName] : undefined;
     const kernelFunc = factory ? factory({ addon, fallback: config.kernelFunc }) : config.kernelFunc;
     tf.registerKernel({ ...config, backendName: NATIVE_BACKEND_NAME, kernelFunc });
+  }
+  for (const [kernelName, factory] of Object.entries(FUSED_KERNELS)) {
+    if (tf.getKernel(kernelName, NATIVE_BACKEND_NAME)) tf.unregisterKernel(kernelName, NATIVE_BACKEND_NAME);
+    if (!selected.has(kernelName)) continue;
+    // No stock kernel to fall back to: callers check for these kernels before running them.
+    const fallback: KernelFunc = () => {
+      throw new Error(`${kernelName} has no fallback kernel.`);
+    };
+    tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND_NAME, kernelFunc: factory({ addon, fallback }) });
   }
   if (!tf.findBackendFactory(NATIVE_BACKEND_NAME)) {
     tf.registerBackend(NATIVE_BACKEND_NAME, () => new NativeCpuBackend(), PRIORITY);

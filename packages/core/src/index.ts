@@ -6,6 +6,7 @@ export * from './rng';
 export * from './events';
 export * from './shapes';
 export { stopGradient, l2Normalize } from './ops';
+export * from './batch-norm-training';
 export * from './plugin/contracts';
 export * from './plugin/define';
 export { isVisionLanguageEncoder, requireVisionLanguageEncoder } from './plugin/vision-language';

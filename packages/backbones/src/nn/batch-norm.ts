@@ -1,4 +1,4 @@
-import { type ForwardMode, GenviewError, type Tensor, type Variable, stopGradient, tf } from '@genview/core';
+import { type ForwardMode, GenviewError, type Tensor, type Variable, batchNormTraining, tf } from '@genview/core';
 import { constantInit } from './init';
 import type { ParamStore } from './params';
 
@@ -48,6 +48,8 @@ export function batchNorm(store: ParamStore, name: string, options: BatchNormOpt
     if (beta) shift = tf.add(shift, beta);
     return { scale, shift };
   };
+  const ones = () => tf.ones([numFeatures]) as tf.Tensor1D;
+  const zeros = () => tf.zeros([numFeatures]) as tf.Tensor1D;
   const normalise = (x: Tensor, mean: Tensor, variance: Tensor): Tensor => {
     // Folding gamma into one per-channel scale and shift keeps the full-size work to one mul and one add.
     const { scale, shift } = scaleShift(mean, variance);
@@ -74,16 +76,17 @@ export function batchNorm(store: ParamStore, name: string, options: BatchNormOpt
             fix: 'train with a batch of at least 2, or run the module in eval mode.',
           });
         }
-        const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
-        const { mean, variance } = tf.moments(x, axes);
-        // The running-statistics update reads detached copies of the batch statistics: it is a side
-        // effect that no gradient may flow through, and its own tidy frees the temporaries at once.
-        tf.tidy(() => {
-          const unbiased = tf.mul(stopGradient(variance), count / (count - 1));
-          runningMean.assign(tf.add(tf.mul(runningMean, 1 - momentum), tf.mul(stopGradient(mean), momentum)));
-          runningVar.assign(tf.add(tf.mul(runningVar, 1 - momentum), tf.mul(unbiased, momentum)));
+        // The fused op's gradient accounts for the batch statistics' dependence on x in closed form; the
+        // running-statistics update sees them detached, as a side effect no gradient flows through.
+        return batchNormTraining(x, gamma ?? ones(), beta ?? zeros(), {
+          varianceEpsilon: eps,
+          onStatistics: (mean, variance) =>
+            tf.tidy(() => {
+              const unbiased = tf.mul(variance, count / (count - 1));
+              runningMean.assign(tf.add(tf.mul(runningMean, 1 - momentum), tf.mul(mean, momentum)));
+              runningVar.assign(tf.add(tf.mul(runningVar, 1 - momentum), tf.mul(unbiased, momentum)));
+            }),
         });
-        return normalise(x, mean, variance) as T;
       });
     },
   };
