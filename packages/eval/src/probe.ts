@@ -14,6 +14,12 @@ export interface SoftmaxFitOptions {
   batchSize: number;
   learningRate: number;
   rng: Rng;
+  /**
+   * Standardise each feature with the fitted rows' statistics (default). Off for raw pixels: a border
+   * pixel that is near-constant in the training images gets a tiny scale, so any faint value there in a
+   * test image (a generated one, say) is blown up and swamps the decision.
+   */
+  standardise?: boolean;
 }
 
 /** A fitted probe: standardisation statistics of its training features plus weights [dim, classes]. */
@@ -76,7 +82,8 @@ export function fitSoftmax(
   const { numClasses, l2, epochs, batchSize, learningRate, rng } = options;
   const n = rows.length;
   if (n === 0) throw new GenviewError('EMPTY_DATASET', 'the linear probe has no training rows.', { where: 'linear probe' });
-  const { mean, scale } = standardisation(features, dim, rows);
+  const { mean, scale } =
+    options.standardise === false ? { mean: new Float32Array(dim), scale: new Float32Array(dim).fill(1) } : standardisation(features, dim, rows);
   const x = standardiseRows(features, dim, rows, mean, scale);
   const y = Int32Array.from(rows, (r) => labels[r]);
   // Zero init: the problem is convex, so the start only matters for speed, and zero is reproducible.

@@ -142,6 +142,27 @@ describe('linearProbe', () => {
     expect(again).toEqual(result);
   });
 
+  it('can leave raw features unstandardised, so a near-constant input cannot swamp the decision', () => {
+    // Two informative features and a third that is almost always 0 in train (a Fashion-MNIST border pixel)
+    // but faintly on in test (as a generator may leave it): standardising divides it by its tiny spread.
+    const rng = new Rng(9);
+    const make = (n: number, border: () => number) => {
+      const base = blobs(n, 2, 2, 0.3, rng, Float32Array.from([1, 0, -1, 0]));
+      const features = new Float32Array(n * 3);
+      for (let i = 0; i < n; i++) features.set([base.features[2 * i] as number, base.features[2 * i + 1] as number, border()], 3 * i);
+      return { features, labels: base.labels };
+    };
+    const tr = make(1000, () => rng.normal() * 1e-4);
+    const te = make(300, () => 0.2 + rng.normal() * 0.05);
+    const probe = (standardise: boolean) =>
+      linearProbe(
+        { trainFeatures: tr.features, trainLabels: tr.labels, testFeatures: te.features, testLabels: te.labels, numClasses: 2 },
+        { l2Grid: [1e-4], epochs: 10, batchSize: 128, seed: 3, standardise },
+      ).top1;
+    expect(probe(false)).toBeGreaterThanOrEqual(0.95);
+    expect(probe(true)).toBeLessThan(0.9);
+  });
+
   it('does better than chance only when the features carry the labels', () => {
     const rng = new Rng(5);
     const noise = rng.normalArray(400 * 4);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tinyUnclipPath } from '../src/index';
 
 const LEVELS = [0, 300, 600, 999];
-const SOURCES = 120;
+const SOURCES = 300;
 
 async function loadSplit(split: 'train' | 'test', limit: number) {
   const dataset = await fashionMnistPlugin.create({ split, limit } as never, { rng: new Rng(0), events: new EventBus(), path: 'data' } as never);
@@ -28,7 +28,7 @@ function meanPairDistance(a: Float32Array[], b: Float32Array[]): number {
   return total / a.length;
 }
 
-// About a minute of generation and fitting, so it runs on demand: GENVIEW_PROOF=1 npm test -- --project model-tiny-unclip
+// A few minutes of generation and fitting, so it runs on demand: GENVIEW_PROOF=1 npm test -- --project model-tiny-unclip
 const RUN = process.env.GENVIEW_PROOF === '1' && existsSync(join(tinyUnclipPath, 'unet', 'model.onnx'));
 
 describe.skipIf(!RUN)('the shipped tiny unCLIP makes real views', () => {
@@ -38,14 +38,18 @@ describe.skipIf(!RUN)('the shipped tiny unCLIP makes real views', () => {
 
   beforeAll(async () => {
     pipeline = await OnnxDiffusionPipeline.load(tinyUnclipPath, { steps: 20, guidanceScale: 3, batchSize: 40 });
-    // The fixture classifier: multinomial logistic regression on raw pixels, fitted on 20k labelled training images.
+    // The fixture classifier: multinomial logistic regression on raw pixels, fitted on 20k labelled training
+    // images, as tools/diffusion/tiny_unclip/evaluate.py fits it. Pixels are not standardised: the border
+    // pixels of Fashion-MNIST are almost always 0, so their tiny spread would turn the faint values a
+    // generator leaves there into huge inputs (measured on 1000 views of the shipped model: 59.4 % kept
+    // standardised vs 68.9 % not, while real test images score 86.1 vs 84.6 %).
     const train = await loadSplit('train', 20_000);
     test = await loadSplit('test', SOURCES);
     // The same seed refits the same classifier every call, so every level is scored by one classifier.
     accuracyOf = (rows) =>
       linearProbe(
         { trainFeatures: train.pixels, trainLabels: train.labels, testFeatures: rows, testLabels: test.labels, numClasses: 10 },
-        { l2Grid: [1e-4], epochs: 10, seed: 0 },
+        { l2Grid: [1e-4], epochs: 10, seed: 0, standardise: false },
       ).top1;
   });
   afterAll(async () => {

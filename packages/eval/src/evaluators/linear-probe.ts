@@ -25,6 +25,8 @@ export interface LinearProbeOptions {
   maxTrain?: number;
   /** Seed for the split, subsets and batch order; the same seed gives the same numbers. */
   seed?: number;
+  /** Standardise features with the train statistics (default true); see SoftmaxFitOptions.standardise. */
+  standardise?: boolean;
 }
 
 export interface LinearProbeResult {
@@ -47,11 +49,12 @@ export const LINEAR_PROBE_DEFAULTS = {
   batchSize: 1024,
   learningRate: 0.01,
   seed: 0,
+  standardise: true,
 } as const;
 
 /**
- * Linear evaluation on frozen features: features standardised with the statistics of the rows being
- * fit, multinomial logistic regression with an L2 penalty chosen from a grid on a held-out share of
+ * Linear evaluation on frozen features: features standardised (unless told not to) with the statistics
+ * of the rows being fit, multinomial logistic regression with an L2 penalty chosen from a grid on a held-out share of
  * train (ties go to the stronger penalty), then refit on all of train with that penalty and scored on
  * test. No augmentation: the features are computed once.
  */
@@ -79,7 +82,7 @@ export function linearProbe(input: LinearProbeInput, options: LinearProbeOptions
 
   const pool = rng.fork('subset').permutation(nAll);
   const train = options.maxTrain !== undefined && options.maxTrain < nAll ? pool.slice(0, options.maxTrain) : pool;
-  const fit = { numClasses, epochs, batchSize, learningRate };
+  const fit = { numClasses, epochs, batchSize, learningRate, standardise: options.standardise ?? LINEAR_PROBE_DEFAULTS.standardise };
 
   const validation: { l2: number; top1: number }[] = [];
   let chosen = grid[0];
@@ -124,6 +127,8 @@ export const linearProbeConfig = z
     limitTrain: z.number().int().positive().optional(),
     limitTest: z.number().int().positive().optional(),
     seed: z.number().int().default(LINEAR_PROBE_DEFAULTS.seed),
+    /** Standardise features with the train statistics; off for raw-pixel baselines. */
+    standardise: z.boolean().default(LINEAR_PROBE_DEFAULTS.standardise),
   })
   .strict();
 
@@ -132,7 +137,7 @@ export const linearProbePlugin = definePlugin({
   name: 'linear-probe',
   package: '@genview/eval',
   description:
-    'Linear probe on frozen, standardised features: softmax regression (Adam, cosine decay), L2 chosen on a validation split, refit on train, test top-1/top-5.',
+    'Linear probe on frozen (by default standardised) features: softmax regression (Adam, cosine decay), L2 chosen on a validation split, refit on train, test top-1/top-5.',
   configSchema: linearProbeConfig,
   create: (config, context) => ({
     name: 'linear-probe',
@@ -151,7 +156,7 @@ export const linearProbePlugin = definePlugin({
         evaluator: 'linear-probe',
         metrics,
         description:
-          `linear probe on frozen encoder features (D=${train.set.dim}, standardised): softmax regression, Adam lr=${config.learningRate} cosine, ` +
+          `linear probe on frozen encoder features (D=${train.set.dim}, ${config.standardise ? 'standardised' : 'not standardised'}): softmax regression, Adam lr=${config.learningRate} cosine, ` +
           `${config.epochs} epochs, batch ${config.batchSize}; L2 ${result.l2} chosen from [${config.l2Grid.join(', ')}] on ` +
           `${result.valSize} held-out train rows, refit on ${result.trainSize} train rows of ${data.train.info.name}; ` +
           `test ${data.test.info.name} n=${result.testSize}, ${numClasses} classes; no augmentation, seed ${config.seed}`,
