@@ -14,5 +14,6 @@ export * from './plugin/registry';
 export { closestNames, editDistance } from './plugin/closest';
 export { formatConfigIssues } from './plugin/config-issues';
 export * from './backend/ladder';
+export { gradientCheckAgainstCpu } from './backend/gradient-check';
 export * from './io/safetensors';
 export * from './io/atomic';

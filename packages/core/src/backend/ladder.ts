@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { GenviewError } from '../errors';
 import type { EventBus } from '../events';
+import { loadWebGpuRung } from './webgpu-rung';
 
 /** One way of running TensorFlow.js, tried in order until one loads. */
 export interface BackendRung {
@@ -45,7 +46,12 @@ async function activate(backendName: string): Promise<void> {
   await tf.ready();
 }
 
-/** The rungs in order of preference: GPU, native TensorFlow, our native CPU kernels, wasm, plain JS. */
+/**
+ * The rungs in order of preference: GPU (CUDA TensorFlow, then WebGPU through Dawn), native TensorFlow,
+ * our native CPU kernels, wasm, plain JS. The WebGPU rung needs the optional packages `webgpu` and
+ * `@tensorflow/tfjs-backend-webgpu`, and is taken only when a training step's gradients match the cpu
+ * backend's.
+ */
 export function defaultRungs(): BackendRung[] {
   return [
     {
@@ -55,6 +61,11 @@ export function defaultRungs(): BackendRung[] {
         await importOptional('@tensorflow/tfjs-node-gpu');
         await activate('tensorflow');
       },
+    },
+    {
+      name: 'webgpu',
+      backendName: 'webgpu',
+      load: () => loadWebGpuRung(importOptional),
     },
     {
       name: 'tfjs-node',
