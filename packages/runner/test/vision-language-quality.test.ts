@@ -42,4 +42,11 @@ describe('image-text quality weights with a frozen ONNX CLIP', () => {
     await expect(services.visionLanguageModel('checkpoint:/no/such/run')).rejects.toThrow(/neither config\.json nor results\.json/);
     services.dispose();
   });
+
+  it('releases a model whose load finishes after dispose(), and says so', async () => {
+    const services = createRunnerServices({ config: runConfigSchema.parse({}), imageShape: [28, 28, 1], registry: createRegistry(), events: new EventBus() });
+    const late = services.visionLanguageModel('onnx:tiny-clip');
+    services.dispose();
+    await expect(late).rejects.toThrow(/onnx:tiny-clip finished loading after the services were disposed, so it was released/);
+  });
 });

@@ -124,6 +124,22 @@ export function createRunnerServices(options: RunnerServicesOptions): RunnerServ
   const { registry, events, imageShape } = options;
   /** Everything built for an extractor: frameworks, and MCL runs' stage sets. */
   const owned: { dispose(): void }[] = [];
+  let disposed = false;
+  /**
+   * Keeps `thing` for dispose(); one whose load finished after dispose() is released at once and its
+   * caller told, instead of holding a model (an ONNX session, a framework's weights) nobody will free.
+   */
+  const own = (thing: { dispose(): void }, name: string): void => {
+    if (!disposed) {
+      owned.push(thing);
+      return;
+    }
+    thing.dispose();
+    throw new GenviewError('INTERNAL', `${name} finished loading after the services were disposed, so it was released.`, {
+      where: 'services',
+      fix: 'ask for services before disposing them (dispose once the run is over).',
+    });
+  };
   const captions = options.tokenizer?.captions;
   const tokenizer = tokenizerSource({
     runDir: options.tokenizer?.runDir ?? options.config.outDir,
@@ -135,7 +151,7 @@ export function createRunnerServices(options: RunnerServicesOptions): RunnerServ
 
   const createFramework = async (ref: PluginRef, shape: ImageShape, seed: number, where: string, services: PluginServices): Promise<Framework> => {
     const framework = await registry.create('framework', withInputShape(registry, ref, shape), { rng: new Rng(seed), events, path: where, services });
-    owned.push(framework);
+    own(framework, where);
     return framework;
   };
 
@@ -154,7 +170,7 @@ export function createRunnerServices(options: RunnerServicesOptions): RunnerServ
     if (config.mcl) {
       // An MCL run's encoder is its integration of every stage, as `genview train` evaluated it.
       const loaded = await loadMultistageRun(config, runDir, shape, { registry, events, services: { tokenizer: runTokenizer } });
-      owned.push(loaded);
+      own(loaded, name);
       events.log('services', `feature extractor ${name}: MCL integration of ${config.mcl.stages} stages (steps ${loaded.steps.join(', ')})`);
       return loaded.integrated;
     }
@@ -181,11 +197,14 @@ export function createRunnerServices(options: RunnerServicesOptions): RunnerServ
     const { kind, arg } = splitServiceName(name);
     if (kind === 'onnx' && arg.length > 0) {
       const model = await OnnxClipModel.load(arg === BUNDLED_CLIP ? tinyClipPath : arg);
-      owned.push({
-        dispose: () => {
-          model.dispose().catch((error: unknown) => events.log('services', `releasing ${name} failed: ${error instanceof Error ? error.message : String(error)}`));
+      own(
+        {
+          dispose: () => {
+            model.dispose().catch((error: unknown) => events.log('services', `releasing ${name} failed: ${error instanceof Error ? error.message : String(error)}`));
+          },
         },
-      });
+        name,
+      );
       events.log('services', `vision-language model ${name}: ONNX, ${model.jointDim}-d joint space`);
       return model;
     }
@@ -211,6 +230,7 @@ export function createRunnerServices(options: RunnerServicesOptions): RunnerServ
     visionLanguageModel: (name: string) => visionLanguage.get(name),
     tokenizer,
     dispose(): void {
+      disposed = true;
       for (const thing of owned.splice(0)) thing.dispose();
       extractors.clear();
       visionLanguage.clear();
