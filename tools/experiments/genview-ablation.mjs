@@ -10,15 +10,11 @@
 //   5. `genview report` over all runs, plus a markdown table on stdout and in <out>/table.md.
 // Knobs (environment): GV_OUT (runs/genview-ablation), GV_TRAIN (6000 images), GV_STEPS (100), GV_BATCH (128),
 // GV_SEEDS (3), GV_FRAMEWORKS (moco-v2,simclr), GV_FIXED_LEVEL (200), GV_GEN_STEPS (10), GV_ENCODER_STEPS (150).
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { env, genview, requireBuiltCli, root } from './cli.mjs';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const cli = join(root, 'packages/runner/dist/cli.js');
 const base = join(root, 'examples/configs/genview-ablation.yaml');
-const env = (name, fallback) => process.env[name] ?? fallback;
 const out = resolve(env('GV_OUT', 'runs/genview-ablation'));
 const trainImages = Number(env('GV_TRAIN', 6000));
 const steps = Number(env('GV_STEPS', 100));
@@ -29,16 +25,8 @@ const fixedLevel = Number(env('GV_FIXED_LEVEL', 200));
 const generationSteps = Number(env('GV_GEN_STEPS', 10));
 const encoderSteps = Number(env('GV_ENCODER_STEPS', 150));
 
-if (!existsSync(cli)) {
-  console.error(`${cli} is missing: build first (npm run experiment:genview builds, then runs this script).`);
-  process.exit(1);
-}
+requireBuiltCli('npm run experiment:genview builds, then runs this script');
 mkdirSync(out, { recursive: true });
-
-function genview(args) {
-  console.log(`$ genview ${args.join(' ')}`);
-  execFileSync(process.execPath, [cli, ...args], { stdio: 'inherit', cwd: root });
-}
 
 const shared = [`--set`, `data.train.limit=${trainImages}`, `--set`, `trainer.batchSize=${batch}`];
 
@@ -59,7 +47,7 @@ const FRAMEWORKS = {
 // 1. The frozen encoder of adaptive noise and of the quality scorer.
 const encoderDir = join(out, 'frozen-encoder');
 if (!existsSync(join(encoderDir, 'results.json'))) {
-  genview(['train', '--config', base, ...shared, '--set', `outDir=${encoderDir}`, '--set', `trainer.steps=${encoderSteps}`,
+  await genview(['train', '--config', base, ...shared, '--set', `outDir=${encoderDir}`, '--set', `trainer.steps=${encoderSteps}`,
     '--set', `framework=${FRAMEWORKS.simclr.framework}`, '--set', `optimizer=${FRAMEWORKS.simclr.optimizer}`, '--set', `trainer.lr=${FRAMEWORKS.simclr.lr}`,
     '--set', 'seed=100']);
 }
@@ -67,7 +55,7 @@ const encoder = `checkpoint:${encoderDir}`;
 
 // 2. GenView's foreground direction from that encoder's patch tokens.
 const direction = join(out, 'foreground.safetensors');
-if (!existsSync(direction)) genview(['fit-foreground', '--config', base, ...shared, '--encoder', encoder, '--out', direction, '--images', '2000']);
+if (!existsSync(direction)) await genview(['fit-foreground', '--config', base, ...shared, '--encoder', encoder, '--out', direction, '--images', '2000']);
 
 // 3. One generated view per training image, at a fixed level and at the adaptive level.
 const stores = {
@@ -75,7 +63,7 @@ const stores = {
   adaptive: { dir: join(out, 'views-adaptive'), conditioning: `{name: genview-adaptive-noise, strategy: adaptive, encoder: '${encoder}', direction: '${direction}'}` },
 };
 for (const store of Object.values(stores)) {
-  genview(['generate', '--config', base, ...shared, '--set', `outDir=${store.dir}`, '--set', `generate.store=${store.dir}`,
+  await genview(['generate', '--config', base, ...shared, '--set', `outDir=${store.dir}`, '--set', `generate.store=${store.dir}`,
     '--set', `generate.generator.steps=${generationSteps}`, '--set', `generate.conditioning=${store.conditioning}`]);
 }
 
@@ -103,7 +91,7 @@ for (const name of frameworks) {
       const dir = join(out, `${name}-${arm.key}-seed${seed}`);
       runs.push(dir);
       if (existsSync(join(dir, 'results.json'))) continue;
-      genview(['train', '--config', base, ...shared, '--set', `outDir=${dir}`, '--set', `seed=${seed}`, '--set', `trainer.steps=${steps}`,
+      await genview(['train', '--config', base, ...shared, '--set', `outDir=${dir}`, '--set', `seed=${seed}`, '--set', `trainer.steps=${steps}`,
         '--set', `framework=${f.framework}`, '--set', `optimizer=${f.optimizer}`, '--set', `trainer.lr=${f.lr}`,
         ...arm.sets.flatMap((s) => ['--set', s])]);
     }
@@ -161,4 +149,4 @@ const spec = {
 };
 const specFile = join(out, 'report.json');
 writeFileSync(specFile, `${JSON.stringify(spec, null, 2)}\n`);
-genview(['report', '--spec', specFile, '--out', join(out, 'report.html')]);
+await genview(['report', '--spec', specFile, '--out', join(out, 'report.html')]);

@@ -19,15 +19,11 @@
 // The quality arm weights each image-text pair by GenView++'s alignment-diversity score: the bundled frozen
 // tiny CLIP (ONNX) scores view–caption alignment; background similarity comes from the patch tokens of a
 // frozen encoder (a CLIP run of GV_ENCODER_STEPS steps, seed 100) with `genview fit-foreground`'s direction.
-import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { env, genview as runGenview, requireBuiltCli, root } from './cli.mjs';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const cli = join(root, 'packages/runner/dist/cli.js');
 const base = join(root, 'examples/configs/genview-plus-plus.yaml');
-const env = (name, fallback) => process.env[name] ?? fallback;
 const out = resolve(env('GV_OUT', 'runs/genview-plus-plus'));
 const trainImages = Number(env('GV_TRAIN', 4000));
 const steps = Number(env('GV_STEPS', 150));
@@ -40,32 +36,11 @@ const probability = Number(env('GV_PROBABILITY', 1));
 const armKeys = env('GV_ARMS', 'clip,clip-genview,slip-genview,clip-genview-quality').split(',');
 const encoderSteps = Number(env('GV_ENCODER_STEPS', 150));
 
-if (!existsSync(cli)) {
-  console.error(`${cli} is missing: build first (npx nx run-many -t build).`);
-  process.exit(1);
-}
+requireBuiltCli('npx nx run-many -t build');
 mkdirSync(join(out, 'logs'), { recursive: true });
 
-/** One CLI call; its output goes to the terminal, or to `log` (runs that share the terminal). */
-function genview(args, log) {
-  console.log(`$ genview ${args.join(' ')}${log ? `  > ${log}` : ''}`);
-  const started = performance.now();
-  return new Promise((done, fail) => {
-    const plain = args[0] === 'report' ? [] : ['--plain'];
-    const child = spawn(process.execPath, [cli, ...args, ...plain], { cwd: root, stdio: log ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
-    if (log) {
-      const file = createWriteStream(log);
-      child.stdout.pipe(file);
-      child.stderr.pipe(file);
-    }
-    child.on('error', fail);
-    child.on('close', (code) => {
-      const seconds = ((performance.now() - started) / 1000).toFixed(0);
-      if (code === 0) done(Number(seconds));
-      else fail(new Error(`genview ${args[0]} exited with ${code} after ${seconds} s${log ? `; see ${log}` : ''}`));
-    });
-  });
-}
+/** One CLI call with --plain progress; its output goes to the terminal, or to `log` (runs that share the terminal). */
+const genview = (args, log) => runGenview(args, { log, plain: true });
 
 const shared = ['--set', `data.train.limit=${trainImages}`, '--set', `trainer.batchSize=${batch}`];
 
