@@ -1,4 +1,5 @@
 import { type Rng, tf } from '@genview/core';
+import { expect } from 'vitest';
 import { registerNativeBackend } from '../src/index';
 import { isNativeAvailable } from '../src/register';
 
@@ -56,3 +57,30 @@ export function relError(got: Float32Array, ref: Float32Array): number {
   return err / scale;
 }
 
+
+/** One input of a finite-difference check: its values, the analytic gradient, and the loss as a function of it. */
+export interface GradientCase {
+  name: string;
+  values: Float32Array;
+  grad: ArrayLike<number>;
+  loss: (perturbed: Float32Array) => number;
+}
+
+/**
+ * Compares each case's analytic gradient with central differences at `probes` random entries, to 2 %
+ * of max(1, |numeric|). The losses should sum in float64 on the JS side so the quotient is not float32 noise.
+ */
+export function expectFiniteDifferences(rng: Rng, cases: GradientCase[], eps = 1e-2, probes = 8): void {
+  for (const { name, values, grad, loss } of cases) {
+    for (let t = 0; t < probes; t++) {
+      const i = rng.int(values.length);
+      const plus = Float32Array.from(values);
+      const minus = Float32Array.from(values);
+      plus[i] += eps;
+      minus[i] -= eps;
+      const numeric = (loss(plus) - loss(minus)) / (2 * eps);
+      const analytic = grad[i] as number;
+      expect(Math.abs(numeric - analytic), `${name}[${i}] numeric ${numeric} analytic ${analytic}`).toBeLessThan(2e-2 * Math.max(1, Math.abs(numeric)));
+    }
+  }
+}

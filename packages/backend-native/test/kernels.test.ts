@@ -1,7 +1,7 @@
 import { Rng } from '@genview/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NATIVE_KERNEL_NAMES, nativeBackendInfo } from '../src/index';
-import { NATIVE, SKIP_REASON, nativeBuilt, onBoth, randomArray, relError, tf, useNative } from './helpers';
+import { NATIVE, SKIP_REASON, expectFiniteDifferences, nativeBuilt, onBoth, randomArray, relError, tf, useNative } from './helpers';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 
@@ -95,24 +95,10 @@ describe.skipIf(!nativeBuilt)(`genview-native kernels vs the cpu backend${native
     });
     const [dx, df] = await Promise.all(weights.map((t) => t.data()));
     tf.dispose(weights);
-    const eps = 1e-2;
-    for (const [arr, grad, name] of [
-      [x, dx, 'dx'],
-      [f, df, 'dw'],
-    ] as const) {
-      for (let t = 0; t < 8; t++) {
-        const i = rng.int(arr.length);
-        const plus = Float32Array.from(arr);
-        const minus = Float32Array.from(arr);
-        plus[i] += eps;
-        minus[i] -= eps;
-        const numeric =
-          name === 'dx' ? (loss(plus, f) - loss(minus, f)) / (2 * eps) : (loss(x, plus) - loss(x, minus)) / (2 * eps);
-        expect(Math.abs(numeric - grad[i]), `${name}[${i}] numeric ${numeric} analytic ${grad[i]}`).toBeLessThan(
-          2e-2 * Math.max(1, Math.abs(numeric)),
-        );
-      }
-    }
+    expectFiniteDifferences(rng, [
+      { name: 'dx', values: x, grad: dx, loss: (p) => loss(p, f) },
+      { name: 'dw', values: f, grad: df, loss: (p) => loss(x, p) },
+    ]);
   });
 
   it('FusedConv2D with bias and relu/linear (and the prelu fallback)', async () => {
