@@ -70,7 +70,7 @@ const NATIVE_KERNELS: Record<string, Factory> = {
  * Kernels the cpu backend has no counterpart of: the fused training-mode batch norm that
  * @genview/core's batchNormTraining runs when the backend offers it (and composes from ops otherwise).
  */
-const FUSED_KERNELS: Record<string, Factory> = {
+const FUSED_KERNELS: Record<string, (addon: NativeAddon) => KernelFunc> = {
   [BATCH_NORM_TRAINING]: batchNormTrainingKernel,
   [BATCH_NORM_TRAINING_GRAD]: batchNormTrainingGradKernel,
 };
@@ -118,12 +118,8 @@ export async function registerNativeBackend(): Promise<void> {
   }
   for (const [kernelName, factory] of Object.entries(FUSED_KERNELS)) {
     if (tf.getKernel(kernelName, NATIVE_BACKEND_NAME)) tf.unregisterKernel(kernelName, NATIVE_BACKEND_NAME);
-    if (!selected.has(kernelName)) continue;
-    // No stock kernel to fall back to: callers check for these kernels before running them.
-    const fallback: KernelFunc = () => {
-      throw new Error(`${kernelName} has no fallback kernel.`);
-    };
-    tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND_NAME, kernelFunc: factory({ addon, fallback }) });
+    // Callers check for these kernels before running them, so an unselected one is simply absent.
+    if (selected.has(kernelName)) tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND_NAME, kernelFunc: factory(addon) });
   }
   if (!tf.findBackendFactory(NATIVE_BACKEND_NAME)) {
     tf.registerBackend(NATIVE_BACKEND_NAME, () => new NativeCpuBackend(), PRIORITY);

@@ -1,5 +1,6 @@
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { type KernelArgs, type KernelContext, allocOutput, f32, output } from './util';
+import type { NativeAddon } from '../addon';
+import { type KernelArgs, allocOutput, f32, output } from './util';
 
 /**
  * Names of the fused training-mode batch-norm kernels whose inputs, attributes and outputs
@@ -24,8 +25,8 @@ function geometry(x: TensorInfo, kernel: string): { rows: number; channels: numb
   return { rows: size / channels, channels };
 }
 
-/** Forward: [y, mean, variance] in one pass for the statistics and one to write y. */
-export function batchNormTrainingKernel(ctx: KernelContext): KernelFunc {
+/** Forward: [y, mean, variance] in one pass for the statistics and one to write y. No stock kernel to fall back to. */
+export function batchNormTrainingKernel(addon: NativeAddon): KernelFunc {
   return (args) => {
     const kernelArgs = args as unknown as KernelArgs;
     const [x, scale, offset] = float32Inputs(kernelArgs, BATCH_NORM_TRAINING, ['x', 'scale', 'offset']);
@@ -33,14 +34,14 @@ export function batchNormTrainingKernel(ctx: KernelContext): KernelFunc {
     const y = allocOutput(x.length);
     const mean = new Float32Array(channels);
     const variance = new Float32Array(channels);
-    ctx.addon.batchNormForward(x, scale, offset, y, mean, variance, rows, channels, Number(kernelArgs.attrs.varianceEpsilon));
+    addon.batchNormForward(x, scale, offset, y, mean, variance, rows, channels, Number(kernelArgs.attrs.varianceEpsilon));
     const { backend } = kernelArgs;
     return [output(backend, [...kernelArgs.inputs.x.shape], y), output(backend, [channels], mean), output(backend, [channels], variance)];
   };
 }
 
 /** Gradient: [dx, dScale, dOffset] in one pass for the per-channel sums and one to write dx. */
-export function batchNormTrainingGradKernel(ctx: KernelContext): KernelFunc {
+export function batchNormTrainingGradKernel(addon: NativeAddon): KernelFunc {
   return (args) => {
     const kernelArgs = args as unknown as KernelArgs;
     const [dy, x, mean, variance, scale] = float32Inputs(kernelArgs, BATCH_NORM_TRAINING_GRAD, ['dy', 'x', 'mean', 'variance', 'scale']);
@@ -48,7 +49,7 @@ export function batchNormTrainingGradKernel(ctx: KernelContext): KernelFunc {
     const dx = allocOutput(x.length);
     const dScale = new Float32Array(channels);
     const dOffset = new Float32Array(channels);
-    ctx.addon.batchNormBackward(dy, x, mean, variance, scale, dx, dScale, dOffset, rows, channels, Number(kernelArgs.attrs.varianceEpsilon));
+    addon.batchNormBackward(dy, x, mean, variance, scale, dx, dScale, dOffset, rows, channels, Number(kernelArgs.attrs.varianceEpsilon));
     const { backend } = kernelArgs;
     return [output(backend, [...kernelArgs.inputs.x.shape], dx), output(backend, [channels], dScale), output(backend, [channels], dOffset)];
   };

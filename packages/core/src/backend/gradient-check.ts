@@ -1,13 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { batchNormTraining } from '../batch-norm-training';
+import { Rng } from '../rng';
 
-/** Deterministic values in [-0.5, 0.5): the check must not depend on a backend's random ops. */
+/** Seeded values in [-0.5, 0.5) from our Rng: the check must not depend on a backend's random ops. */
 function values(count: number, seed: number): Float32Array {
-  let s = seed;
-  return Float32Array.from({ length: count }, () => {
-    s = (s * 16807) % 2147483647;
-    return s / 2147483647 - 0.5;
-  });
+  const rng = new Rng(seed);
+  return Float32Array.from({ length: count }, () => rng.uniform(-0.5, 0.5));
 }
 
 /**
