@@ -2,13 +2,16 @@
 //
 // Every function works in place on Float32Arrays that the JS side owns (the cpu backend's tensor
 // storage), so no tensor data is copied across the boundary. Layout is NHWC throughout, filters are
-// [KH, KW, Cin, Cout] as in TensorFlow.js. Convolutions are im2col + OpenBLAS sgemm; OpenBLAS threads
-// the gemm, and the memory-bound loops (im2col, col2im, reductions, elementwise) are split over a
-// few std::threads because on a small machine a single thread leaves half the memory bandwidth idle.
+// [KH, KW, Cin, Cout] as in TensorFlow.js. Convolutions are im2col + sgemm (gemm.h: the system
+// OpenBLAS when the build found one, our own GEMM otherwise); the memory-bound loops (im2col, col2im,
+// reductions, elementwise) are split over the addon's thread pool because on a small machine a single
+// thread leaves half the memory bandwidth idle.
 
 #include <napi.h>
-#include <cblas.h>
 #include <malloc.h>
+
+#include "gemm.h"
+#include "thread_pool.h"
 
 #include <algorithm>
 #include <cmath>
@@ -21,44 +24,17 @@
 
 namespace {
 
-int g_threads = 0;  // worker count for our own loops; 0 = not yet set
+using genview::ParallelFor;
+using genview::Sgemm;
 
-int Threads() {
-  if (g_threads <= 0) {
-    unsigned hc = std::thread::hardware_concurrency();
-    g_threads = hc == 0 ? 1 : static_cast<int>(std::min(hc, 8u));
-  }
-  return g_threads;
-}
+int Threads() { return genview::PoolThreads(); }
 
-// Runs fn(lo, hi) over [0, n) in up to Threads() contiguous slices. Small jobs stay on the caller's
-// thread: spawning costs tens of microseconds, more than the work itself below `grain`.
-template <typename F>
-void ParallelFor(int64_t n, int64_t grain, F fn) {
-  int nt = Threads();
-  if (n <= 0) return;
-  int64_t slices = std::min<int64_t>(nt, std::max<int64_t>(1, n / std::max<int64_t>(1, grain)));
-  if (slices <= 1) {
-    fn(int64_t{0}, n);
-    return;
-  }
-  std::vector<std::thread> workers;
-  workers.reserve(slices - 1);
-  int64_t step = (n + slices - 1) / slices;
-  for (int64_t s = 1; s < slices; ++s) {
-    int64_t lo = s * step, hi = std::min(n, lo + step);
-    if (lo < hi) workers.emplace_back([=] { fn(lo, hi); });
-  }
-  fn(int64_t{0}, std::min(n, step));
-  for (auto& w : workers) w.join();
-}
-
-// One grow-only scratch buffer for im2col columns. Kernels run synchronously on the JS thread, so one
-// buffer suffices; reusing it avoids a fresh (and, with std::vector, zero-filled) allocation of up to
+// One grow-only scratch buffer for im2col columns per JavaScript thread (kernels run synchronously
+// on it); reusing it avoids a fresh (and, with std::vector, zero-filled) allocation of up to
 // 32 MB per convolution call.
 float* Scratch(size_t n) {
-  static std::unique_ptr<float[]> buf;
-  static size_t cap = 0;
+  thread_local std::unique_ptr<float[]> buf;
+  thread_local size_t cap = 0;
   if (n > cap) {
     buf.reset(new float[n]);
     cap = n;
@@ -166,7 +142,7 @@ Napi::Value Conv2D(const Napi::CallbackInfo& info) {
   const int64_t K = p.fH * p.fW * p.inC;
   const int64_t perImage = p.outH * p.outW;
   if (IsPointwise(p)) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p.batch * perImage, p.outC, K, 1.0f, x, K, w, p.outC,
+    Sgemm(false, false, p.batch * perImage, p.outC, K, 1.0f, x, K, w, p.outC,
                 0.0f, y, p.outC);
     return info.Env().Undefined();
   }
@@ -176,7 +152,7 @@ Napi::Value Conv2D(const Napi::CallbackInfo& info) {
   for (int64_t img0 = 0; img0 < p.batch; img0 += imagesPerChunk) {
     int64_t images = std::min(imagesPerChunk, p.batch - img0);
     Im2Col(x, col, p, img0, images);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, images * perImage, p.outC, K, 1.0f, col, K, w,
+    Sgemm(false, false, images * perImage, p.outC, K, 1.0f, col, K, w,
                 p.outC, 0.0f, y + img0 * perImage * p.outC, p.outC);
   }
   return info.Env().Undefined();
@@ -191,7 +167,7 @@ Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
   const int64_t K = p.fH * p.fW * p.inC;
   const int64_t perImage = p.outH * p.outW;
   if (IsPointwise(p)) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, p.batch * perImage, K, p.outC, 1.0f, dy, p.outC, w, p.outC,
+    Sgemm(false, true, p.batch * perImage, K, p.outC, 1.0f, dy, p.outC, w, p.outC,
                 0.0f, dx, K);
     return info.Env().Undefined();
   }
@@ -200,7 +176,7 @@ Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
   float* col = Scratch(static_cast<size_t>(std::min(chunk, p.batch * perImage) * K));
   for (int64_t img0 = 0; img0 < p.batch; img0 += imagesPerChunk) {
     int64_t images = std::min(imagesPerChunk, p.batch - img0);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, images * perImage, K, p.outC, 1.0f,
+    Sgemm(false, true, images * perImage, K, p.outC, 1.0f,
                 dy + img0 * perImage * p.outC, p.outC, w, p.outC, 0.0f, col, K);
     Col2Im(col, dx, p, img0, images);
   }
@@ -216,7 +192,7 @@ Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
   const int64_t K = p.fH * p.fW * p.inC;
   const int64_t perImage = p.outH * p.outW;
   if (IsPointwise(p)) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, p.outC, p.batch * perImage, 1.0f, x, K, dy, p.outC, 0.0f,
+    Sgemm(true, false, K, p.outC, p.batch * perImage, 1.0f, x, K, dy, p.outC, 0.0f,
                 dw, p.outC);
     return info.Env().Undefined();
   }
@@ -226,7 +202,7 @@ Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
   for (int64_t img0 = 0; img0 < p.batch; img0 += imagesPerChunk) {
     int64_t images = std::min(imagesPerChunk, p.batch - img0);
     Im2Col(x, col, p, img0, images);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, p.outC, images * perImage, 1.0f, col, K,
+    Sgemm(true, false, K, p.outC, images * perImage, 1.0f, col, K,
                 dy + img0 * perImage * p.outC, p.outC, img0 == 0 ? 0.0f : 1.0f, dw, p.outC);
   }
   return info.Env().Undefined();
@@ -246,7 +222,7 @@ Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
   bool tB = info[9].As<Napi::Boolean>().Value();
   int64_t batch = std::max(batchA, batchB);
   for (int64_t i = 0; i < batch; ++i) {
-    cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans, M, N, K, 1.0f,
+    Sgemm(tA, tB, M, N, K, 1.0f,
                 a + (i % batchA) * M * K, tA ? M : K, b + (i % batchB) * K * N, tB ? K : N, 0.0f, out + i * M * N, N);
   }
   return info.Env().Undefined();
@@ -541,23 +517,59 @@ Napi::Value BiasActivation(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Array Strings(Napi::Env env, const std::vector<std::string>& list) {
+  Napi::Array out = Napi::Array::New(env, list.size());
+  for (uint32_t i = 0; i < list.size(); ++i) out.Set(i, list[i]);
+  return out;
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
-  o.Set("blas", std::string(openblas_get_config()));
-  o.Set("core", std::string(openblas_get_corename()));
-  o.Set("blasThreads", openblas_get_num_threads());
+  o.Set("gemm", genview::GemmImplementation());
+  o.Set("gemmImplementations", Strings(env, genview::GemmImplementations()));
+  o.Set("blas", genview::BlasConfig());
+  o.Set("core", genview::BlasCore());
+  o.Set("blasThreads", genview::BlasThreads());
   o.Set("loopThreads", Threads());
   return o;
 }
 
-// setThreads(n): the same count for OpenBLAS and for our own loops.
+// setThreads(n): the same count for OpenBLAS (when linked) and for the addon's pool.
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   int n = info[0].As<Napi::Number>().Int32Value();
   if (n < 1) n = 1;
-  openblas_set_num_threads(n);
-  g_threads = n;
+  genview::SetBlasThreads(n);
+  genview::SetPoolThreads(n);
   return info.Env().Undefined();
+}
+
+// selectGemm(name): which implementation the kernels use from now on; false when not available here.
+Napi::Value SelectGemm(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), genview::SelectGemm(info[0].As<Napi::String>().Utf8Value()));
+}
+
+// sgemm(impl, a, b, c, m, n, k, transA, transB, alpha, beta): one row-major product with contiguous
+// operands through a named implementation, for tests and benchmarks; false when `impl` is unknown here.
+Napi::Value SgemmOnce(const Napi::CallbackInfo& info) {
+  std::string impl = info[0].As<Napi::String>().Utf8Value();
+  const float* a = F32(info[1]);
+  const float* b = F32(info[2]);
+  float* c = F32(info[3]);
+  int64_t m = info[4].As<Napi::Number>().Int64Value();
+  int64_t n = info[5].As<Napi::Number>().Int64Value();
+  int64_t k = info[6].As<Napi::Number>().Int64Value();
+  bool tA = info[7].As<Napi::Boolean>().Value();
+  bool tB = info[8].As<Napi::Boolean>().Value();
+  float alpha = static_cast<float>(info[9].As<Napi::Number>().DoubleValue());
+  float beta = static_cast<float>(info[10].As<Napi::Number>().DoubleValue());
+  if (Len(info[1]) < static_cast<size_t>(m * k) || Len(info[2]) < static_cast<size_t>(k * n) ||
+      Len(info[3]) < static_cast<size_t>(m * n)) {
+    Napi::RangeError::New(info.Env(), "sgemm: a must hold m*k, b k*n and c m*n floats").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  bool ok = genview::SgemmWith(impl, tA, tB, m, n, k, alpha, a, tA ? m : k, b, tB ? k : n, beta, c, n);
+  return Napi::Boolean::New(info.Env(), ok);
 }
 
 // tuneMalloc(): keeps freed tensor buffers in the process heap instead of returning them to the OS.
@@ -592,6 +604,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("biasActivation", Napi::Function::New(env, BiasActivation));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("selectGemm", Napi::Function::New(env, SelectGemm));
+  exports.Set("sgemm", Napi::Function::New(env, SgemmOnce));
   return exports;
 }
 

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { buildHint } from './build-hint';
 
 /** Conv geometry in the order the addon reads it (see native/genview_native.cc, ConvParams). */
 export type ConvParamList = [
@@ -22,6 +23,11 @@ export type ConvParamList = [
 ];
 
 export interface AddonInfo {
+  /** The GEMM the kernels run: 'openblas', or our own 'avx512' / 'avx2' / 'generic'. */
+  gemm: string;
+  /** Every GEMM this build and CPU can run, best first. */
+  gemmImplementations: string[];
+  /** OpenBLAS's configuration when the addon was linked against it, else ''. */
   blas: string;
   core: string;
   blasThreads: number;
@@ -79,10 +85,23 @@ export interface NativeAddon {
   /** Raises glibc's mmap/trim thresholds so freed tensor buffers are reused; false where not glibc. */
   tuneMalloc(): boolean;
   setThreads(n: number): void;
+  /** Switches the GEMM the kernels use; false when `name` is not one of info().gemmImplementations. */
+  selectGemm(name: string): boolean;
+  /** One row-major product c = alpha op(a) op(b) + beta c through a named GEMM; false when unknown here. */
+  sgemm(
+    impl: string,
+    a: Float32Array,
+    b: Float32Array,
+    c: Float32Array,
+    m: number,
+    n: number,
+    k: number,
+    transA: boolean,
+    transB: boolean,
+    alpha: number,
+    beta: number,
+  ): boolean;
 }
-
-const BUILD_HINT =
-  'run `npm run build:native` in @genview/backend-native (needs a C++ compiler, python3 and libopenblas-dev)';
 
 /**
  * Where the compiled addon may be. The same relative path works from src/ (tests run the sources) and
@@ -105,14 +124,15 @@ export function loadAddon(): NativeAddon {
   const paths = candidates();
   const found = paths.find((p) => existsSync(p));
   if (!found) {
-    throw new Error(`@genview/backend-native: addon not built (looked in ${paths.join(', ')}): ${BUILD_HINT}.`);
+    // The reason and fix come first: the backend ladder keeps only the first 200 characters.
+    throw new Error(`addon not built: ${buildHint()} (looked in ${paths.join(', ')}).`);
   }
   const require = createRequire(import.meta.url);
   try {
     cached = require(found) as NativeAddon;
   } catch (error) {
     const why = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    throw new Error(`@genview/backend-native: addon at ${found} failed to load (${why}): ${BUILD_HINT}.`);
+    throw new Error(`addon failed to load; fix: rebuild it with \`npm run build:native -w @genview/backend-native\` (${found}: ${why}).`);
   }
   return cached;
 }

@@ -9,5 +9,6 @@ export {
   isNativeAvailable,
   nativeBackendInfo,
   registerNativeBackend,
+  selectNativeGemm,
   setNativeThreads,
 } from './register';

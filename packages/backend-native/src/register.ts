@@ -130,11 +130,19 @@ export async function registerNativeBackend(): Promise<void> {
 export interface NativeBackendInfo {
   /** Backend name to pass to tf.setBackend. */
   backendName: string;
-  /** BLAS library and its build configuration, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ...". */
+  /**
+   * The matrix multiply under the convolutions and matmuls: 'openblas' when the addon was built
+   * against the system's OpenBLAS, otherwise the addon's own GEMM with the micro-kernel picked for
+   * this CPU ('avx512', 'avx2' or the portable 'generic').
+   */
+  gemm: string;
+  /** Every GEMM this build and CPU can run, best first (GENVIEW_NATIVE_GEMM or selectNativeGemm picks one). */
+  gemmImplementations: string[];
+  /** OpenBLAS's build configuration, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ...", or '' when not linked. */
   blas: string;
-  /** CPU kernel OpenBLAS selected at run time (e.g. Haswell). */
+  /** CPU kernel OpenBLAS selected at run time (e.g. Haswell), or '' when not linked. */
   core: string;
-  /** Threads OpenBLAS uses for gemm. */
+  /** Threads OpenBLAS uses for gemm (0 when not linked). */
   blasThreads: number;
   /** Threads the addon's own loops (im2col, reductions, elementwise) use. */
   loopThreads: number;
@@ -149,6 +157,8 @@ export function nativeBackendInfo(): NativeBackendInfo {
   const selected = selectedKernels();
   return {
     backendName: NATIVE_BACKEND_NAME,
+    gemm: info.gemm,
+    gemmImplementations: info.gemmImplementations,
     blas: info.blas.trim(),
     core: info.core.trim(),
     blasThreads: info.blasThreads,
@@ -161,6 +171,17 @@ export function nativeBackendInfo(): NativeBackendInfo {
 export function setNativeThreads(threads: number): void {
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`setNativeThreads: expected a positive integer, got ${threads}.`);
   (registered ?? loadAddon()).setThreads(threads);
+}
+
+/**
+ * Makes the native kernels use another GEMM (one of nativeBackendInfo().gemmImplementations), e.g. to
+ * compare OpenBLAS with the built-in one; throws, naming the choices, for one this build lacks.
+ */
+export function selectNativeGemm(name: string): void {
+  const addon = registered ?? loadAddon();
+  if (!addon.selectGemm(name)) {
+    throw new Error(`selectNativeGemm: '${name}' is not available here; choose one of ${addon.info().gemmImplementations.join(', ')}.`);
+  }
 }
 
 /** Whether the addon is built and loadable here, without registering anything. */

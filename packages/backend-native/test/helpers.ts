@@ -7,8 +7,12 @@ export { tf };
 
 /** Whether the addon is built here; the suites skip (with this reason) when it is not. */
 export const nativeBuilt = isNativeAvailable();
-export const SKIP_REASON =
-  'addon not built: run `npm run build:native` in packages/backend-native (needs g++, python3, libopenblas-dev)';
+export const SKIP_REASON = 'addon not built: run `npm run build:native -w @genview/backend-native` (needs g++, make, python3)';
+
+// CI builds the addon before testing, so there a missing addon is a failure, not a reason to skip.
+if (!nativeBuilt && process.env.GENVIEW_REQUIRE_NATIVE === '1') {
+  throw new Error(`GENVIEW_REQUIRE_NATIVE=1 but the native addon is not loadable: ${SKIP_REASON}`);
+}
 
 export const NATIVE = 'genview-native';
 
