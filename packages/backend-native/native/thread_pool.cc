@@ -49,11 +49,18 @@ class Pool {
     }
     ensureWorkers(helpers);
     uint64_t gen = generation_.load(std::memory_order_relaxed) + 1;
-    fn_.store(fn, std::memory_order_relaxed);
-    ctx_.store(ctx, std::memory_order_relaxed);
-    tasks_.store(tasks, std::memory_order_relaxed);
-    active_.store(helpers, std::memory_order_relaxed);
-    pending_.store(tasks, std::memory_order_relaxed);
+    // Close the previous job before touching its fields. A worker still leaving it may have read
+    // next_ (old tag, index = old task count) and be about to compare that index with tasks_: if it
+    // read our new, larger tasks_ it would claim a task that does not exist, run a task of this job
+    // twice and drive pending_ below zero (a hang). Every field is stored after this close with
+    // release order, so a worker that sees a new field value also sees the close, and its claim (a
+    // compare-exchange on the old next_) fails.
+    next_.store(Tag(gen) | kIndexMask, std::memory_order_release);
+    fn_.store(fn, std::memory_order_release);
+    ctx_.store(ctx, std::memory_order_release);
+    tasks_.store(tasks, std::memory_order_release);
+    active_.store(helpers, std::memory_order_release);
+    pending_.store(tasks, std::memory_order_release);
     next_.store(Tag(gen), std::memory_order_release);
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -93,7 +100,7 @@ class Pool {
       uint64_t v = next_.load(std::memory_order_acquire);
       if ((v & ~kIndexMask) != tag) break;
       int64_t i = static_cast<int64_t>(v & kIndexMask);
-      if (i >= tasks_.load(std::memory_order_relaxed)) break;
+      if (i >= tasks_.load(std::memory_order_acquire)) break;
       if (!next_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
       fn_.load(std::memory_order_relaxed)(ctx_.load(std::memory_order_relaxed), i);
       pending_.fetch_sub(1, std::memory_order_acq_rel);

@@ -48,7 +48,7 @@ function writeRun(dir: string, run: FakeRun): void {
   const config: RunConfig = runConfigSchema.parse({ seed: run.seed, outDir: dir });
   const result: TrainRunResult = {
     backend: { chosen: 'cpu', backendName: 'cpu', tried: [] },
-    summary: { steps: 30, startStep: 0, finalLoss: run.losses[run.losses.length - 1][1], imagesPerSecond: 812.5, seconds: 3.2 },
+    summary: { steps: 30, startStep: 0, finalLoss: run.losses[run.losses.length - 1][1], imagesPerSecond: 812.5, seconds: 3.2, cpuUserSeconds: 5.1, cpuSystemSeconds: 0.4, phaseSeconds: { data: 0.1, views: 0.4, quality: 0, lossAndGradients: 2.2, optimizer: 0.3, afterStep: 0, readBack: 0.1, checkpoint: 0.1, monitor: 0 } },
     totalSteps: 30,
     evaluations: [
       { encoder: 'moco-v2', results: evalResults(run.knn, run.linear) },

@@ -4,7 +4,7 @@ import { type EventBus, GenviewError, type PluginRef, type PluginServices, type 
 import { rawPixelFeatures } from '@genview/eval';
 import type { MclRunConfig, RunConfig } from '../config/schema';
 import { type LoadedMultistage, type MultistageResult, PSEUDO_LABEL_FILE, loadMultistage, mclFrameworkRef, runMultistage, stageDir } from '../mcl/multistage';
-import type { TrainSummary } from '../trainer/trainer';
+import type { TrainPhase, TrainSummary } from '../trainer/trainer';
 import { withInputShape } from './framework-ref';
 import { learningRateFor } from './schedule';
 import { type EncoderResults, type RunParts, type TrainRunOptions, type TrainRunResult, evaluateEncoder, generatedViewsOption, hashConfig, knnMonitor, randomEncoderResults, totalStepsOf } from './train-parts';
@@ -202,6 +202,11 @@ function joinSummaries(summaries: TrainSummary[], batchSize: number): TrainSumma
     finalLoss: summaries[summaries.length - 1].finalLoss,
     imagesPerSecond: seconds > 0 ? (steps * batchSize) / seconds : 0,
     seconds,
+    cpuUserSeconds: summaries.reduce((n, s) => n + s.cpuUserSeconds, 0),
+    cpuSystemSeconds: summaries.reduce((n, s) => n + s.cpuSystemSeconds, 0),
+    phaseSeconds: Object.fromEntries(
+      Object.keys(summaries[0].phaseSeconds).map((phase) => [phase, summaries.reduce((n, s) => n + s.phaseSeconds[phase as TrainPhase], 0)]),
+    ) as Record<TrainPhase, number>,
   };
 }
 

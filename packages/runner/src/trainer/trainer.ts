@@ -79,6 +79,37 @@ export interface TrainSummary {
   finalLoss: number;
   imagesPerSecond: number;
   seconds: number;
+  /** CPU time of the whole process (every thread) during the loop; system time high against user time means allocation or page-fault churn. */
+  cpuUserSeconds: number;
+  cpuSystemSeconds: number;
+  /** Where the loop's wall time went, in seconds summed over the run's steps (see TrainPhase). */
+  phaseSeconds: Record<TrainPhase, number>;
+}
+
+/**
+ * The parts of a step: reading the batch, making the views (generated images included), the quality
+ * weights, the loss with its gradients (forward and backward in one tape), clipping and the optimizer
+ * update, the framework's after-step (EMA, queues), the loss read-back, then checkpoints and
+ * monitoring evaluations between steps.
+ */
+export type TrainPhase = 'data' | 'views' | 'quality' | 'lossAndGradients' | 'optimizer' | 'afterStep' | 'readBack' | 'checkpoint' | 'monitor';
+
+const TRAIN_PHASES: readonly TrainPhase[] = ['data', 'views', 'quality', 'lossAndGradients', 'optimizer', 'afterStep', 'readBack', 'checkpoint', 'monitor'];
+
+/** Adds the time since the previous mark to a phase. */
+class PhaseClock {
+  readonly seconds = Object.fromEntries(TRAIN_PHASES.map((p) => [p, 0])) as Record<TrainPhase, number>;
+  private last = performance.now();
+
+  start(): void {
+    this.last = performance.now();
+  }
+
+  mark(phase: TrainPhase): void {
+    const now = performance.now();
+    this.seconds[phase] += (now - this.last) / 1000;
+    this.last = now;
+  }
 }
 
 /**
@@ -98,6 +129,7 @@ export class Trainer {
   private readonly augmentRoot: Rng;
   private readonly generatedRoot: Rng;
   private startStep = 0;
+  private readonly clock = new PhaseClock();
 
   constructor(private readonly options: TrainerOptions) {
     if (options.views.length < 2) {
@@ -164,6 +196,7 @@ export class Trainer {
   async run(): Promise<TrainSummary> {
     const { totalSteps, batchSize, logEvery = 10, checkpointEvery = 0 } = this.options;
     const started = performance.now();
+    const cpuStart = process.cpuUsage();
     let finalLoss = Number.NaN;
     let windowStart = performance.now();
     let windowImages = 0;
@@ -190,22 +223,38 @@ export class Trainer {
       }
       this.events.emit('progress', { task: 'train', done: step + 1, total: totalSteps, unit: 'step' });
       const monitor = this.options.monitor;
+      this.clock.start();
       if (monitor && monitor.every > 0 && ((step + 1) % monitor.every === 0 || isLast)) {
         this.record(step + 1, await monitor.run(step + 1), 'monitor');
       }
+      this.clock.mark('monitor');
       if (this.options.outDir && ((checkpointEvery > 0 && (step + 1) % checkpointEvery === 0) || isLast)) {
         await this.checkpoint(step + 1);
       }
+      this.clock.mark('checkpoint');
     }
     const seconds = (performance.now() - started) / 1000;
-    return { steps: totalSteps - this.startStep, startStep: this.startStep, finalLoss, imagesPerSecond, seconds };
+    const cpu = process.cpuUsage(cpuStart);
+    return {
+      steps: totalSteps - this.startStep,
+      startStep: this.startStep,
+      finalLoss,
+      imagesPerSecond,
+      seconds,
+      cpuUserSeconds: cpu.user / 1e6,
+      cpuSystemSeconds: cpu.system / 1e6,
+      phaseSeconds: { ...this.clock.seconds },
+    };
   }
 
   /** One optimizer step; returns the loss value, and the pair weights when `keepWeights` and a quality scorer is set. */
   async step(step: number, keepWeights = false): Promise<{ loss: number; gradNorm?: number; weights?: Float32Array }> {
     const { data, views: pipelines, framework, quality } = this.options;
+    const clock = this.clock;
+    clock.start();
     const indices = this.order.indices(step);
     const batch = await data.read(indices);
+    clock.mark('data');
     const rng = this.augmentRoot.fork(`step-${step}`);
     const n = indices.length;
     let sources: Tensor4D[];
@@ -226,6 +275,7 @@ export class Trainer {
       } finally {
         for (const source of new Set(sources)) if (source !== batch.images) source.dispose();
       }
+      clock.mark('views');
       try {
         // The real images go along: a scorer comparing a (possibly generated) view with its real image needs them.
         weights = quality ? await quality.pairWeights({ views: [views[0], views[1]], captions: batch.captions, sources: batch.images }) : undefined;
@@ -236,9 +286,11 @@ export class Trainer {
     } finally {
       batch.images.dispose();
     }
+    clock.mark('quality');
     const viewBatch = { views, indices, weights, captions: batch.captions };
     const varList = this.trainable.map((v) => v.variable);
     const { value, grads } = tf.variableGrads(() => framework.loss(viewBatch, step), varList);
+    clock.mark('lossAndGradients');
     const byName = new Map<string, tf.Tensor>();
     for (const v of this.trainable) {
       const g = grads[v.variable.name];
@@ -254,12 +306,15 @@ export class Trainer {
     this.optimizer.step(clipped, this.options.learningRate(step));
     if (clipped !== byName) for (const g of clipped.values()) g.dispose();
     for (const g of Object.values(grads)) g.dispose();
+    clock.mark('optimizer');
     framework.afterStep?.(viewBatch, step, this.options.totalSteps);
+    clock.mark('afterStep');
     const loss = (await value.data())[0];
     value.dispose();
     for (const v of views) v.dispose();
     const kept = keepWeights && weights ? ((await weights.data()) as Float32Array) : undefined;
     weights?.dispose();
+    clock.mark('readBack');
     if (!Number.isFinite(loss)) {
       throw new GenviewError('BAD_INPUT', `the loss became ${loss} at step ${step}.`, {
         fix: 'lower trainer.lr, set trainer.gradClipNorm, or check the inputs for NaNs.',
