@@ -1,4 +1,6 @@
-"""PyTorch CPU reference for bench/train-step.mjs: the same models, loss, optimiser and batch."""
+"""PyTorch CPU reference for bench/train-step.mjs: the networks of bench/models.mjs (@genview/backbones'
+small-cnn and resnet-18 with the mlp-projector: 512 hidden with batch norm, 128 out), the same loss,
+optimiser and batch."""
 import argparse
 import json
 import resource
@@ -7,6 +9,10 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+
+def projector(cin):
+    return nn.Sequential(nn.Linear(cin, 512, bias=False), nn.BatchNorm1d(512), nn.ReLU(), nn.Linear(512, 128))
 
 
 def conv_bn(cin, cout, stride):
@@ -21,7 +27,7 @@ class SmallCnn(nn.Module):
             layers += conv_bn(cin, c, s)
             cin = c
         self.body = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.Linear(256, 512), nn.ReLU(), nn.Linear(512, 128))
+        self.head = projector(256)
 
     def forward(self, x):
         return self.head(self.body(x).mean((2, 3)))
@@ -53,7 +59,7 @@ class ResNet18(nn.Module):
             blocks += [Block(cin, c, s), Block(c, c, 1)]
             cin = c
         self.blocks = nn.Sequential(*blocks)
-        self.head = nn.Sequential(nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 128))
+        self.head = projector(512)
 
     def forward(self, x):
         return self.head(self.blocks(self.stem(x)).mean((2, 3)))

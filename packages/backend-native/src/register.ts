@@ -14,6 +14,7 @@ import { batchMatMulKernel, fusedMatMulKernel } from './kernels/matmul';
 import { meanKernel, sumKernel } from './kernels/reduce';
 import { sliceKernel, splitVKernel, transposeKernel } from './kernels/layout';
 import { unsortedSegmentSumKernel } from './kernels/segment-sum';
+import { clipByValueKernel, mirrorPadKernel } from './kernels/pad-clip';
 import type { KernelContext } from './kernels/util';
 
 /** The tfjs backend name this package registers. */
@@ -36,8 +37,8 @@ class NativeCpuBackend extends MathBackendCPU {
 type Factory = (ctx: KernelContext) => KernelFunc;
 
 /**
- * Kernels that replace the stock cpu ones: the hot ones run in the addon; UnsortedSegmentSum, Slice, SplitV
- * and Transpose are plain JS, but linear passes instead of the stock per-element index arithmetic. Everything else is the stock cpu kernel under the new name.
+ * Kernels that replace the stock cpu ones: the hot ones run in the addon; UnsortedSegmentSum, Slice, SplitV,
+ * Transpose, MirrorPad and ClipByValue are plain JS, but linear passes instead of the stock per-element index arithmetic. Everything else is the stock cpu kernel under the new name.
  */
 const NATIVE_KERNELS: Record<string, Factory> = {
   Conv2D: conv2dKernel,
@@ -64,6 +65,8 @@ const NATIVE_KERNELS: Record<string, Factory> = {
   Slice: sliceKernel,
   SplitV: splitVKernel,
   Transpose: transposeKernel,
+  MirrorPad: mirrorPadKernel,
+  ClipByValue: clipByValueKernel,
 };
 
 /**

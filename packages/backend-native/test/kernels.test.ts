@@ -230,6 +230,28 @@ describe.skipIf(!nativeBuilt)(`genview-native kernels vs the cpu backend${native
     );
   });
 
+  it('MirrorPad (reflect and symmetric, every axis, ranks 1-4) and ClipByValue (NaN kept) match the cpu backend', async () => {
+    const rng = new Rng(23);
+    const shape = [2, 5, 4, 3];
+    const x = randomArray(rng, shape);
+    const pads: Array<[number, number][]> = [
+      [[0, 0], [1, 1], [1, 1], [0, 0]],
+      [[1, 0], [0, 2], [3, 1], [2, 2]],
+      [[0, 0], [4, 4], [0, 0], [0, 0]],
+      [[0, 0], [0, 0], [0, 0], [1, 2]],
+    ];
+    for (const mode of ['reflect', 'symmetric'] as const) {
+      // reflect needs pads < size, symmetric pads <= size.
+      for (const p of pads.filter((pad) => mode === 'symmetric' || pad.every(([a, b], d) => a < shape[d] && b < shape[d]))) {
+        check(await onBoth(() => tf.mirrorPad(tf.tensor(x, shape), p, mode)), `mirrorPad ${mode} ${JSON.stringify(p)}`);
+      }
+      check(await onBoth(() => tf.mirrorPad(tf.tensor1d(x.slice(0, 6)), [[2, 3]], mode)), `mirrorPad ${mode} rank 1`);
+      check(await onBoth(() => tf.mirrorPad(tf.tensor2d(x.slice(0, 12), [3, 4]), [[1, 2], [2, 1]], mode)), `mirrorPad ${mode} rank 2`);
+    }
+    const withNaN = Float32Array.from(x, (v, i) => (i % 17 === 0 ? Number.NaN : 3 * v));
+    check(await onBoth(() => tf.clipByValue(tf.tensor(withNaN, shape), -0.5, 1)), 'clipByValue');
+  });
+
   it('Sum and Mean over contiguous and non-contiguous axes, keepDims', async () => {
     const rng = new Rng(16);
     const shape = [6, 5, 4, 7];

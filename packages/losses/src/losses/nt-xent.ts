@@ -49,7 +49,7 @@ export function ntXent(views: Tensor2D[], options: NtXentOptions = {}): Scalar {
       const tiled = tf.tile(tf.cast(tf.greater(options.negativeMask, 0.5), 'float32'), [2, 2]);
       allowed = tf.greater(tf.maximum(tf.mul(tiled, notSelf), positives), 0.5);
     } else {
-      allowed = tf.greater(notSelf, 0.5);
+      allowed = notSelf;
     }
     const perAnchor = maskedCrossEntropy(logits, allowed, positive);
     const weights = options.weights ? (tf.concat([options.weights, options.weights]) as Tensor1D) : undefined;
