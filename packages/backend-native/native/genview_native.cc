@@ -306,8 +306,10 @@ std::vector<double> ChannelSums(int64_t rows, int64_t C, F row) {
 // out[r, c] = a[c] * (u[r, c] - cu[c]) + b[c] * (v[r, c] - cv[c]) + d[c], the one full-size write of the
 // batch-norm forward (u = x) and backward (u = dy, v = x); cu, cv and v may be null. Centring before
 // scaling keeps the float rounding relative to the spread, not to the mean.
+// out[r, c] = a[c] * (u' - cu[c]) + b[c] * (v[r, c] - cv[c]) + d[c], where u' is u, or 0 where
+// gate[r, c] <= 0 (a ReLU's mask, for the gradient through it); relu clamps out at 0.
 void ChannelAffine(const float* u, const float* cu, const float* v, const float* cv, const float* a, const float* b,
-                   const float* d, float* out, int64_t rows, int64_t C) {
+                   const float* d, float* out, int64_t rows, int64_t C, const float* gate = nullptr, bool relu = false) {
   std::vector<float> zero(C, 0.0f);
   if (!cu) cu = zero.data();
   if (!cv) cv = zero.data();
@@ -315,9 +317,15 @@ void ChannelAffine(const float* u, const float* cu, const float* v, const float*
     for (int64_t r = lo; r < hi; ++r) {
       const float* ur = u + r * C;
       float* o = out + r * C;
-      if (v) {
+      if (v && gate) {
+        const float* vr = v + r * C;
+        const float* gr = gate + r * C;
+        for (int64_t c = 0; c < C; ++c) o[c] = a[c] * (gr[c] > 0.0f ? ur[c] - cu[c] : -cu[c]) + b[c] * (vr[c] - cv[c]) + d[c];
+      } else if (v) {
         const float* vr = v + r * C;
         for (int64_t c = 0; c < C; ++c) o[c] = a[c] * (ur[c] - cu[c]) + b[c] * (vr[c] - cv[c]) + d[c];
+      } else if (relu) {
+        for (int64_t c = 0; c < C; ++c) o[c] = std::max(0.0f, a[c] * (ur[c] - cu[c]) + d[c]);
       } else {
         for (int64_t c = 0; c < C; ++c) o[c] = a[c] * (ur[c] - cu[c]) + d[c];
       }
@@ -325,7 +333,7 @@ void ChannelAffine(const float* u, const float* cu, const float* v, const float*
   });
 }
 
-// batchNormForward(x, scale, offset, y, mean, variance, rows, C, eps): training-mode batch norm of an
+// batchNormForward(x, scale, offset, y, mean, variance, rows, C, eps[, relu]): training-mode batch norm of an
 // [rows, C] array (NHWC flattened). Statistics in one pass: sums of x - x[0] and its square in double
 // (the shift by the first row keeps E[v^2] - E[v]^2 from cancelling when |mean| >> std). variance is
 // the biased batch variance, as the normalisation uses.
@@ -339,6 +347,7 @@ Napi::Value BatchNormForward(const Napi::CallbackInfo& info) {
   int64_t rows = info[6].As<Napi::Number>().Int64Value();
   int64_t C = info[7].As<Napi::Number>().Int64Value();
   double eps = info[8].As<Napi::Number>().DoubleValue();
+  bool relu = info.Length() > 9 && info[9].ToBoolean().Value();
   const float* shift = x;
   std::vector<double> sums = ChannelSums(rows, C, [&](int64_t r, double* s1, double* s2) {
     const float* xr = x + r * C;
@@ -356,12 +365,13 @@ Napi::Value BatchNormForward(const Napi::CallbackInfo& info) {
     variance[c] = static_cast<float>(var);
     mult[c] = static_cast<float>(scale[c] / std::sqrt(var + eps));
   }
-  ChannelAffine(x, mean, nullptr, nullptr, mult.data(), nullptr, offset, y, rows, C);
+  ChannelAffine(x, mean, nullptr, nullptr, mult.data(), nullptr, offset, y, rows, C, nullptr, relu);
   return info.Env().Undefined();
 }
 
-// batchNormBackward(dy, x, mean, variance, scale, dx, dscale, doffset, rows, C, eps): the gradient of
-// batchNormForward through the batch statistics: with x^ = (x - mean) * invStd,
+// batchNormBackward(dy, x, mean, variance, scale, dx, dscale, doffset, rows, C, eps[, y]): the gradient of
+// batchNormForward through the batch statistics; with y (the forward output of a batch norm + ReLU),
+// through the ReLU too: dy counts only where y > 0. With x^ = (x - mean) * invStd,
 // dx = scale * invStd * (dy - mean(dy) - x^ * mean(dy * x^)), dscale = sum(dy * x^), doffset = sum(dy).
 // One pass for the two sums, one to write dx.
 Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
@@ -376,9 +386,19 @@ Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
   int64_t rows = info[8].As<Napi::Number>().Int64Value();
   int64_t C = info[9].As<Napi::Number>().Int64Value();
   double eps = info[10].As<Napi::Number>().DoubleValue();
+  const float* gate = info.Length() > 11 && info[11].IsTypedArray() ? F32(info[11]) : nullptr;
   std::vector<double> sums = ChannelSums(rows, C, [&](int64_t r, double* sdy, double* sdyx) {
     const float* g = dy + r * C;
     const float* xr = x + r * C;
+    if (gate) {
+      const float* gr = gate + r * C;
+      for (int64_t c = 0; c < C; ++c) {
+        float gc = gr[c] > 0.0f ? g[c] : 0.0f;
+        sdy[c] += gc;
+        sdyx[c] += static_cast<double>(gc) * (xr[c] - mean[c]);
+      }
+      return;
+    }
     for (int64_t c = 0; c < C; ++c) {
       sdy[c] += g[c];
       sdyx[c] += static_cast<double>(g[c]) * (xr[c] - mean[c]);
@@ -394,7 +414,7 @@ Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
     b[c] = static_cast<float>(-k * invStd * invStd * sums[C + c] / rows);
     d[c] = static_cast<float>(-k * sums[c] / rows);
   }
-  ChannelAffine(dy, nullptr, x, mean, a.data(), b.data(), d.data(), dx, rows, C);
+  ChannelAffine(dy, nullptr, x, mean, a.data(), b.data(), d.data(), dx, rows, C, gate);
   return info.Env().Undefined();
 }
 

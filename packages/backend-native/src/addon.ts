@@ -51,7 +51,7 @@ export interface NativeAddon {
     transA: boolean,
     transB: boolean,
   ): void;
-  /** Training-mode batch norm of an [rows, C] array: writes y, the batch mean and the biased variance. */
+  /** Training-mode batch norm of an [rows, C] array: writes y (clamped at 0 with relu), the batch mean and the biased variance. */
   batchNormForward(
     x: Float32Array,
     scale: Float32Array,
@@ -62,8 +62,9 @@ export interface NativeAddon {
     rows: number,
     channels: number,
     eps: number,
+    relu?: boolean,
   ): void;
-  /** Its gradient through the batch statistics: writes dx, dscale and doffset. */
+  /** Its gradient through the batch statistics (and, given the ReLU's output y, through the ReLU): writes dx, dscale and doffset. */
   batchNormBackward(
     dy: Float32Array,
     x: Float32Array,
@@ -76,6 +77,7 @@ export interface NativeAddon {
     rows: number,
     channels: number,
     eps: number,
+    reluOutput?: Float32Array,
   ): void;
   reduceSum(x: Float32Array, out: Float32Array, outer: number, reduce: number, inner: number, mean: boolean): void;
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, shape: number[], aStrides: number[], bStrides: number[]): void;

@@ -8,7 +8,14 @@ import {
   conv2dKernel,
   fusedConv2dKernel,
 } from './kernels/conv';
-import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, batchNormTrainingGradKernel, batchNormTrainingKernel } from './kernels/batch-norm';
+import {
+  BATCH_NORM_RELU_TRAINING,
+  BATCH_NORM_RELU_TRAINING_GRAD,
+  BATCH_NORM_TRAINING,
+  BATCH_NORM_TRAINING_GRAD,
+  batchNormTrainingGradKernel,
+  batchNormTrainingKernel,
+} from './kernels/batch-norm';
 import { BinaryOp, UnaryOp, binaryKernel, unaryKernel } from './kernels/elementwise';
 import { batchMatMulKernel, fusedMatMulKernel } from './kernels/matmul';
 import { meanKernel, sumKernel } from './kernels/reduce';
@@ -74,8 +81,10 @@ const NATIVE_KERNELS: Record<string, Factory> = {
  * @genview/core's batchNormTraining runs when the backend offers it (and composes from ops otherwise).
  */
 const FUSED_KERNELS: Record<string, (addon: NativeAddon) => KernelFunc> = {
-  [BATCH_NORM_TRAINING]: batchNormTrainingKernel,
-  [BATCH_NORM_TRAINING_GRAD]: batchNormTrainingGradKernel,
+  [BATCH_NORM_TRAINING]: (addon) => batchNormTrainingKernel(addon),
+  [BATCH_NORM_TRAINING_GRAD]: (addon) => batchNormTrainingGradKernel(addon),
+  [BATCH_NORM_RELU_TRAINING]: (addon) => batchNormTrainingKernel(addon, true),
+  [BATCH_NORM_RELU_TRAINING_GRAD]: (addon) => batchNormTrainingGradKernel(addon, true),
 };
 
 /** Names of the kernels that run natively (for reports and tests). */

@@ -1,15 +1,30 @@
-import { BATCH_NORM_TRAINING_GRAD_KERNEL, BATCH_NORM_TRAINING_KERNEL, Rng, batchNormTraining } from '@genview/core';
+import {
+  BATCH_NORM_RELU_TRAINING_GRAD_KERNEL,
+  BATCH_NORM_RELU_TRAINING_KERNEL,
+  BATCH_NORM_TRAINING_GRAD_KERNEL,
+  BATCH_NORM_TRAINING_KERNEL,
+  Rng,
+  batchNormTraining,
+} from '@genview/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD } from '../src/kernels/batch-norm';
 import { NATIVE, SKIP_REASON, expectFiniteDifferences, nativeBuilt, onBoth, randomArray, relError, tf, useNative } from './helpers';
 
 /** y, mean, variance and the gradients in x, scale and offset of a weighted loss through the op. */
-function forwardAndGrads(xs: number[], x: Float32Array, scale: Float32Array, offset: Float32Array, weight: Float32Array): tf.Tensor[] {
+function forwardAndGrads(
+  xs: number[],
+  x: Float32Array,
+  scale: Float32Array,
+  offset: Float32Array,
+  weight: Float32Array,
+  activation: 'linear' | 'relu' = 'linear',
+): tf.Tensor[] {
   const c = xs[xs.length - 1] as number;
   const stats: tf.Tensor[] = [];
   const op = (a: tf.Tensor, s: tf.Tensor, o: tf.Tensor) =>
     batchNormTraining(a, s as tf.Tensor1D, o as tf.Tensor1D, {
       varianceEpsilon: 1e-5,
+      activation,
       onStatistics: (mean, variance) => {
         if (stats.length === 0) stats.push(tf.keep(tf.clone(mean)), tf.keep(tf.clone(variance)));
       },
@@ -46,6 +61,26 @@ describe.skipIf(!nativeBuilt)(`fused training batch norm on genview-native${nati
       const result = await onBoth(() => forwardAndGrads(xs, x, scale, offset, weight));
       for (const [i, name] of ['y', 'mean', 'variance', 'dx', 'dscale', 'doffset'].entries()) {
         expect(relError(result.got[i] as Float32Array, result.ref[i] as Float32Array), `${name} for [${xs}]`).toBeLessThan(2e-4);
+      }
+    }
+  });
+
+  it('batch norm + ReLU runs its own fused pair, and matches batch norm then ReLU on the cpu backend', async () => {
+    expect(tf.getKernel(BATCH_NORM_RELU_TRAINING_KERNEL, NATIVE)).toBeDefined();
+    expect(tf.getKernel(BATCH_NORM_RELU_TRAINING_GRAD_KERNEL, NATIVE)).toBeDefined();
+    const rng = new Rng(35);
+    for (const xs of [[7, 3], [5, 4, 4, 8], [32, 16, 16, 16], [512, 256]]) {
+      const c = xs[xs.length - 1] as number;
+      const x = randomArray(rng, xs, -2, 3);
+      const scale = randomArray(rng, [c], 0.5, 1.5);
+      const offset = randomArray(rng, [c]);
+      const weight = randomArray(rng, xs);
+      const result = await onBoth(() => forwardAndGrads(xs, x, scale, offset, weight, 'relu'));
+      // About half the outputs are clamped: the ReLU is really applied, not skipped.
+      const zeros = (result.got[0] as Float32Array).filter((v) => v === 0).length / (result.got[0] as Float32Array).length;
+      expect(zeros).toBeGreaterThan(0.2);
+      for (const [i, name] of ['y', 'mean', 'variance', 'dx', 'dscale', 'doffset'].entries()) {
+        expect(relError(result.got[i] as Float32Array, result.ref[i] as Float32Array), `${name} for [${xs}] with relu`).toBeLessThan(2e-4);
       }
     }
   });

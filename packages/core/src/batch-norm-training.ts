@@ -14,9 +14,23 @@ export const BATCH_NORM_TRAINING_KERNEL = 'GenviewBatchNormTraining';
  * Outputs: dx (x's shape), dScale [C], dOffset [C].
  */
 export const BATCH_NORM_TRAINING_GRAD_KERNEL = 'GenviewBatchNormTrainingGrad';
+/**
+ * Batch norm followed by a ReLU in one call: the inputs, attribute and outputs of
+ * BATCH_NORM_TRAINING_KERNEL, with y = max(0, normalised). A kernel of its own, so a backend that
+ * registers only the plain pair is never handed an activation it would ignore.
+ */
+export const BATCH_NORM_RELU_TRAINING_KERNEL = 'GenviewBatchNormReluTraining';
+/** Its gradient: the inputs of BATCH_NORM_TRAINING_GRAD_KERNEL plus y, the forward output; dy counts where y > 0. */
+export const BATCH_NORM_RELU_TRAINING_GRAD_KERNEL = 'GenviewBatchNormReluTrainingGrad';
 
 export interface BatchNormTrainingOptions {
   varianceEpsilon: number;
+  /**
+   * 'relu' applies a ReLU to the output inside the same op: one fused kernel each way where the
+   * backend has BATCH_NORM_RELU_TRAINING_KERNEL (no separate ReLU, step and mask passes over the
+   * activation), batch norm then tf.relu otherwise. Default 'linear'.
+   */
+  activation?: 'linear' | 'relu';
   /** Sees the (detached) batch mean and biased variance, e.g. to update running statistics. */
   onStatistics?: (mean: tf.Tensor1D, variance: tf.Tensor1D) => void;
 }
@@ -25,21 +39,41 @@ function hasKernel(name: string): boolean {
   return tf.getKernel(name, tf.getBackend()) != null;
 }
 
-function forward(x: tf.Tensor, scale: tf.Tensor1D, offset: tf.Tensor1D, eps: number): [tf.Tensor, tf.Tensor1D, tf.Tensor1D] {
-  if (hasKernel(BATCH_NORM_TRAINING_KERNEL)) {
-    return tf.engine().runKernel(BATCH_NORM_TRAINING_KERNEL, { x, scale, offset }, { varianceEpsilon: eps }) as unknown as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+function forward(x: tf.Tensor, scale: tf.Tensor1D, offset: tf.Tensor1D, eps: number, relu: boolean): [tf.Tensor, tf.Tensor1D, tf.Tensor1D] {
+  const fused = relu ? BATCH_NORM_RELU_TRAINING_KERNEL : BATCH_NORM_TRAINING_KERNEL;
+  if (hasKernel(fused)) {
+    return tf.engine().runKernel(fused, { x, scale, offset }, { varianceEpsilon: eps }) as unknown as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
   }
-  const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
-  const { mean, variance } = tf.moments(x, axes);
-  // Folding the scale into one per-channel multiplier keeps the full-size work to one mul and one add.
-  const multiplier = tf.mul(tf.rsqrt(tf.add(variance, eps)), scale);
-  const shift = tf.sub(offset, tf.mul(mean, multiplier));
-  return [tf.add(tf.mul(x, multiplier), shift), mean as tf.Tensor1D, variance as tf.Tensor1D];
+  let normalised: tf.Tensor;
+  let mean: tf.Tensor1D;
+  let variance: tf.Tensor1D;
+  if (hasKernel(BATCH_NORM_TRAINING_KERNEL)) {
+    [normalised, mean, variance] = tf.engine().runKernel(BATCH_NORM_TRAINING_KERNEL, { x, scale, offset }, { varianceEpsilon: eps }) as unknown as [
+      tf.Tensor,
+      tf.Tensor1D,
+      tf.Tensor1D,
+    ];
+  } else {
+    const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
+    const moments = tf.moments(x, axes);
+    mean = moments.mean as tf.Tensor1D;
+    variance = moments.variance as tf.Tensor1D;
+    // Folding the scale into one per-channel multiplier keeps the full-size work to one mul and one add.
+    const multiplier = tf.mul(tf.rsqrt(tf.add(variance, eps)), scale);
+    const shift = tf.sub(offset, tf.mul(mean, multiplier));
+    normalised = tf.add(tf.mul(x, multiplier), shift);
+  }
+  return [relu ? tf.relu(normalised) : normalised, mean, variance];
 }
 
-function backward(dy: tf.Tensor, x: tf.Tensor, mean: tf.Tensor1D, variance: tf.Tensor1D, scale: tf.Tensor1D, eps: number): tf.Tensor[] {
+function backward(dy: tf.Tensor, x: tf.Tensor, mean: tf.Tensor1D, variance: tf.Tensor1D, scale: tf.Tensor1D, eps: number, reluOutput: tf.Tensor | null): tf.Tensor[] {
+  if (reluOutput && hasKernel(BATCH_NORM_RELU_TRAINING_GRAD_KERNEL)) {
+    return tf.engine().runKernel(BATCH_NORM_RELU_TRAINING_GRAD_KERNEL, { dy, x, mean, variance, scale, y: reluOutput }, { varianceEpsilon: eps }) as unknown as tf.Tensor[];
+  }
+  // Through the ReLU first: its gradient passes dy where the output is positive.
+  const g = reluOutput ? tf.mul(dy, tf.step(reluOutput)) : dy;
   if (hasKernel(BATCH_NORM_TRAINING_GRAD_KERNEL)) {
-    return tf.engine().runKernel(BATCH_NORM_TRAINING_GRAD_KERNEL, { dy, x, mean, variance, scale }, { varianceEpsilon: eps }) as unknown as tf.Tensor[];
+    return tf.engine().runKernel(BATCH_NORM_TRAINING_GRAD_KERNEL, { dy: g, x, mean, variance, scale }, { varianceEpsilon: eps }) as unknown as tf.Tensor[];
   }
   // The closed form, dx = scale·invStd·(dy − mean(dy) − x̂·mean(dy·x̂)), in fewer full-size passes than
   // differentiating moments() and the normalisation op by op.
@@ -47,14 +81,14 @@ function backward(dy: tf.Tensor, x: tf.Tensor, mean: tf.Tensor1D, variance: tf.T
   const count = x.size / (x.shape[x.rank - 1] as number);
   const invStd = tf.rsqrt(tf.add(variance, eps));
   const centred = tf.sub(x, mean);
-  const dOffset = tf.sum(dy, axes);
-  const dyCentred = tf.sum(tf.mul(dy, centred), axes);
+  const dOffset = tf.sum(g, axes);
+  const dyCentred = tf.sum(tf.mul(g, centred), axes);
   const dScale = tf.mul(dyCentred, invStd);
   const k = tf.mul(scale, invStd);
   // dx = k·dy − k·dOffset/N − centred·k·invStd²·dyCentred/N
   const centredCoef = tf.div(tf.mul(tf.mul(k, tf.square(invStd)), dyCentred), count);
   const constant = tf.div(tf.mul(k, dOffset), count);
-  const dx = tf.sub(tf.sub(tf.mul(dy, k), tf.mul(centred, centredCoef)), constant);
+  const dx = tf.sub(tf.sub(tf.mul(g, k), tf.mul(centred, centredCoef)), constant);
   return [dx, dScale, dOffset];
 }
 
@@ -77,15 +111,17 @@ export function batchNormTraining<T extends tf.Tensor>(x: T, scale: tf.Tensor, o
     }
   }
   const eps = options.varianceEpsilon;
+  const relu = (options.activation ?? 'linear') === 'relu';
   const op = tf.customGrad(((input: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, save: tf.GradSaveFunc) => {
-    const [y, mean, variance] = forward(input, gamma, beta, eps);
+    const [y, mean, variance] = forward(input, gamma, beta, eps, relu);
     options.onStatistics?.(mean, variance);
-    save([input, mean, variance, gamma]);
+    // y is kept only for the ReLU's mask; the next layer holds on to it anyway.
+    save(relu ? [input, mean, variance, gamma, y] : [input, mean, variance, gamma]);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [savedX, savedMean, savedVariance, savedScale] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
-        return backward(dy, savedX, savedMean, savedVariance, savedScale, eps);
+        const [savedX, savedMean, savedVariance, savedScale, savedY] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor | undefined];
+        return backward(dy, savedX, savedMean, savedVariance, savedScale, eps, savedY ?? null);
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);

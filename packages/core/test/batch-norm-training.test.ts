@@ -51,6 +51,32 @@ describe('batchNormTraining', () => {
     }
   });
 
+  it("activation 'relu' equals ReLU after the op, values and gradients, without the fused kernels", () => {
+    const rng = new Rng(4);
+    for (const shape of [[6, 5], [4, 3, 5, 7]]) {
+      const c = shape[shape.length - 1] as number;
+      tf.tidy(() => {
+        const x = random(rng, shape);
+        const scale = random(rng, [c]);
+        const offset = random(rng, [c]);
+        const weight = random(rng, shape);
+        const options = { varianceEpsilon: 1e-3 };
+        const lossOf = (f: (a: tf.Tensor, s: tf.Tensor, o: tf.Tensor) => tf.Tensor) => (a: tf.Tensor, s: tf.Tensor, o: tf.Tensor) =>
+          tf.sum(tf.mul(tf.sin(f(a, s, o)), weight));
+        const fused = (a: tf.Tensor, s: tf.Tensor, o: tf.Tensor) => batchNormTraining(a, s as tf.Tensor1D, o as tf.Tensor1D, { ...options, activation: 'relu' });
+        const composed = (a: tf.Tensor, s: tf.Tensor, o: tf.Tensor) => tf.relu(batchNormTraining(a, s as tf.Tensor1D, o as tf.Tensor1D, options));
+        const y = fused(x, scale, offset);
+        expect(y.dataSync().filter((v) => v === 0).length, 'the ReLU clamps').toBeGreaterThan(0);
+        expect(maxAbsDiff(y, composed(x, scale, offset)), `y ${shape}`).toBe(0);
+        const got = tf.grads(lossOf(fused))([x, scale, offset]);
+        const want = tf.grads(lossOf(composed))([x, scale, offset]);
+        for (const [i, name] of ['dx', 'dscale', 'doffset'].entries()) {
+          expect(maxAbsDiff(got[i] as tf.Tensor, want[i] as tf.Tensor), `${name} ${shape}`).toBeLessThan(1e-5);
+        }
+      });
+    }
+  });
+
   it('names the wrong shape and the fix', () => {
     const x = tf.zeros([4, 3]);
     expect(() => batchNormTraining(x, tf.ones([2]), tf.zeros([3]), { varianceEpsilon: 1e-5 })).toThrow(/needs scale of shape \[3\], got \[2\]/);

@@ -62,8 +62,8 @@ export function createMlpHead(options: MlpHeadOptions): Head {
         let h = x as Tensor2D;
         for (const layer of layers) {
           h = layer.fc.apply(h);
-          if (layer.bn) h = layer.bn.apply(h, mode);
-          if (layer.relu) h = tf.relu(h);
+          if (layer.bn) h = layer.bn.apply(h, mode, layer.relu ? 'relu' : 'linear');
+          else if (layer.relu) h = tf.relu(h);
         }
         return h;
       });

@@ -18,8 +18,11 @@ export interface BatchNorm {
   readonly beta?: Variable;
   readonly runningMean: Variable;
   readonly runningVar: Variable;
-  /** Normalises over every axis but the last (channels): NHWC maps and [N, D] features alike. */
-  apply<T extends Tensor>(x: T, mode: ForwardMode): T;
+  /**
+   * Normalises over every axis but the last (channels): NHWC maps and [N, D] features alike. With
+   * activation 'relu' a ReLU follows, fused into the training-mode kernels where the backend has them.
+   */
+  apply<T extends Tensor>(x: T, mode: ForwardMode, activation?: 'linear' | 'relu'): T;
   /** Eval mode as y = x·scale + shift per channel ([C] each): what folding into a convolution needs. */
   evalScaleShift(): { scale: Tensor; shift: Tensor };
 }
@@ -62,13 +65,16 @@ export function batchNorm(store: ParamStore, name: string, options: BatchNormOpt
     runningMean,
     runningVar,
     evalScaleShift: () => tf.tidy(() => scaleShift(runningMean, runningVar)),
-    apply<T extends Tensor>(x: T, mode: ForwardMode): T {
+    apply<T extends Tensor>(x: T, mode: ForwardMode, activation: 'linear' | 'relu' = 'linear'): T {
       const channels = x.shape[x.rank - 1];
       if (x.rank < 2 || channels !== numFeatures) {
         throw new GenviewError('BAD_SHAPE', `batch norm expects [..., ${numFeatures}] input, got [${x.shape.join(', ')}].`, { where });
       }
       return tf.tidy(() => {
-        if (!mode.training) return normalise(x, runningMean, runningVar) as T;
+        if (!mode.training) {
+          const y = normalise(x, runningMean, runningVar);
+          return (activation === 'relu' ? tf.relu(y) : y) as T;
+        }
         const count = x.size / channels;
         if (count < 2) {
           throw new GenviewError('BAD_SHAPE', `batch norm in training mode needs more than one value per channel, got input [${x.shape.join(', ')}].`, {
@@ -80,6 +86,7 @@ export function batchNorm(store: ParamStore, name: string, options: BatchNormOpt
         // running-statistics update sees them detached, as a side effect no gradient flows through.
         return batchNormTraining(x, gamma ?? ones(), beta ?? zeros(), {
           varianceEpsilon: eps,
+          activation,
           onStatistics: (mean, variance) =>
             tf.tidy(() => {
               const unbiased = tf.mul(variance, count / (count - 1));

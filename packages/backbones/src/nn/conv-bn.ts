@@ -12,10 +12,7 @@ import type { Conv2d } from './conv';
  */
 export function convBn(conv: Conv2d, bn: BatchNorm, x: Tensor4D, mode: ForwardMode, activation: 'relu' | 'linear' = 'relu'): Tensor4D {
   return tf.tidy(() => {
-    if (mode.training || conv.bias) {
-      const y = bn.apply(conv.apply(x), mode);
-      return activation === 'relu' ? tf.relu(y) : y;
-    }
+    if (mode.training || conv.bias) return bn.apply(conv.apply(x), mode, activation);
     const { scale, shift } = bn.evalScaleShift();
     // HWIO weights: the output channel is the last axis, so the [C] scale broadcasts onto it.
     const filter = tf.mul(conv.weight, scale) as tf.Tensor4D;

@@ -9,6 +9,9 @@ import { type KernelArgs, allocOutput, f32, output } from './util';
  */
 export const BATCH_NORM_TRAINING = 'GenviewBatchNormTraining';
 export const BATCH_NORM_TRAINING_GRAD = 'GenviewBatchNormTrainingGrad';
+/** The same followed by a ReLU, and its gradient (which also takes the forward output y). */
+export const BATCH_NORM_RELU_TRAINING = 'GenviewBatchNormReluTraining';
+export const BATCH_NORM_RELU_TRAINING_GRAD = 'GenviewBatchNormReluTrainingGrad';
 
 function float32Inputs(args: KernelArgs, kernel: string, names: readonly string[]): Float32Array[] {
   return names.map((name) => {
@@ -25,31 +28,40 @@ function geometry(x: TensorInfo, kernel: string): { rows: number; channels: numb
   return { rows: size / channels, channels };
 }
 
-/** Forward: [y, mean, variance] in one pass for the statistics and one to write y. No stock kernel to fall back to. */
-export function batchNormTrainingKernel(addon: NativeAddon): KernelFunc {
+/**
+ * Forward: [y, mean, variance] in one pass for the statistics and one to write y (with `relu`, the
+ * ReLU is applied in that pass). No stock kernel to fall back to.
+ */
+export function batchNormTrainingKernel(addon: NativeAddon, relu = false): KernelFunc {
+  const kernel = relu ? BATCH_NORM_RELU_TRAINING : BATCH_NORM_TRAINING;
   return (args) => {
     const kernelArgs = args as unknown as KernelArgs;
-    const [x, scale, offset] = float32Inputs(kernelArgs, BATCH_NORM_TRAINING, ['x', 'scale', 'offset']);
-    const { rows, channels } = geometry(kernelArgs.inputs.x, BATCH_NORM_TRAINING);
+    const [x, scale, offset] = float32Inputs(kernelArgs, kernel, ['x', 'scale', 'offset']);
+    const { rows, channels } = geometry(kernelArgs.inputs.x, kernel);
     const y = allocOutput(x.length);
     const mean = new Float32Array(channels);
     const variance = new Float32Array(channels);
-    addon.batchNormForward(x, scale, offset, y, mean, variance, rows, channels, Number(kernelArgs.attrs.varianceEpsilon));
+    addon.batchNormForward(x, scale, offset, y, mean, variance, rows, channels, Number(kernelArgs.attrs.varianceEpsilon), relu);
     const { backend } = kernelArgs;
     return [output(backend, [...kernelArgs.inputs.x.shape], y), output(backend, [channels], mean), output(backend, [channels], variance)];
   };
 }
 
-/** Gradient: [dx, dScale, dOffset] in one pass for the per-channel sums and one to write dx. */
-export function batchNormTrainingGradKernel(addon: NativeAddon): KernelFunc {
+/**
+ * Gradient: [dx, dScale, dOffset] in one pass for the per-channel sums and one to write dx. With
+ * `relu`, the input y (the forward output) masks dy where the ReLU was off, inside those passes.
+ */
+export function batchNormTrainingGradKernel(addon: NativeAddon, relu = false): KernelFunc {
+  const kernel = relu ? BATCH_NORM_RELU_TRAINING_GRAD : BATCH_NORM_TRAINING_GRAD;
+  const names = relu ? ['dy', 'x', 'mean', 'variance', 'scale', 'y'] : ['dy', 'x', 'mean', 'variance', 'scale'];
   return (args) => {
     const kernelArgs = args as unknown as KernelArgs;
-    const [dy, x, mean, variance, scale] = float32Inputs(kernelArgs, BATCH_NORM_TRAINING_GRAD, ['dy', 'x', 'mean', 'variance', 'scale']);
-    const { rows, channels } = geometry(kernelArgs.inputs.x, BATCH_NORM_TRAINING_GRAD);
+    const [dy, x, mean, variance, scale, y] = float32Inputs(kernelArgs, kernel, names);
+    const { rows, channels } = geometry(kernelArgs.inputs.x, kernel);
     const dx = allocOutput(x.length);
     const dScale = new Float32Array(channels);
     const dOffset = new Float32Array(channels);
-    addon.batchNormBackward(dy, x, mean, variance, scale, dx, dScale, dOffset, rows, channels, Number(kernelArgs.attrs.varianceEpsilon));
+    addon.batchNormBackward(dy, x, mean, variance, scale, dx, dScale, dOffset, rows, channels, Number(kernelArgs.attrs.varianceEpsilon), y);
     const { backend } = kernelArgs;
     return [output(backend, [...kernelArgs.inputs.x.shape], dx), output(backend, [channels], dScale), output(backend, [channels], dOffset)];
   };
