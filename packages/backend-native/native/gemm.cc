@@ -23,6 +23,18 @@ namespace {
 // Below this many multiply-adds a product runs on the calling thread: a hand-off costs more.
 constexpr int64_t kSerialFlops = int64_t{1} << 18;
 
+// Products whose depth dwarfs their output (a convolution's filter gradient: K = batch x pixels, C a
+// few hundred by a few hundred) have too few row blocks to share out and pay two pool hand-offs per
+// kc block. They are cut along K into slices of this depth instead: each slice is one serial product
+// into a partial C of its own, and the partials are added in slice order. Whether and how a product is
+// cut depends on its shape only, so results stay bit-identical for any thread count.
+constexpr int64_t kDepthSlice = 4096;
+
+bool SplitsDepth(int64_t m, int64_t n, int64_t k) {
+  int64_t slices = (k + kDepthSlice - 1) / kDepthSlice;
+  return k >= 4 * kDepthSlice && m * n <= (int64_t{1} << 20) && slices * m * n <= (int64_t{1} << 24);
+}
+
 struct FreeDeleter {
   void operator()(float* p) const { std::free(p); }
 };
@@ -30,8 +42,8 @@ struct FreeDeleter {
 // A grow-only, 64-byte-aligned buffer per thread (the packed panels are re-filled on every call,
 // so they are never zeroed or copied when they grow).
 float* ThreadBuffer(size_t floats, int which) {
-  thread_local std::unique_ptr<float, FreeDeleter> buffers[2];
-  thread_local size_t capacity[2] = {0, 0};
+  thread_local std::unique_ptr<float, FreeDeleter> buffers[3];
+  thread_local size_t capacity[3] = {0, 0, 0};
   if (floats > capacity[which]) {
     size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
     void* p = nullptr;
@@ -137,6 +149,29 @@ void OwnSgemm(const GemmKernelSpec& s, bool transA, bool transB, int64_t m, int6
   if (m <= 0 || n <= 0) return;
   if (k <= 0 || alpha == 0.0f) {
     ScaleC(m, n, beta, c, ldc);
+    return;
+  }
+  if (SplitsDepth(m, n, k)) {
+    const int64_t slices = (k + kDepthSlice - 1) / kDepthSlice;
+    const int64_t size = m * n;
+    float* partial = ThreadBuffer(static_cast<size_t>(slices * size), 2);
+    // Inside a task the nested product's own parallel loops run inline: one slice per thread at a time.
+    ParallelTasks(slices, [&](int64_t q) {
+      int64_t p0 = q * kDepthSlice, depth = std::min<int64_t>(kDepthSlice, k - p0);
+      const float* aq = transA ? a + p0 * lda : a + p0;
+      const float* bq = transB ? b + p0 : b + p0 * ldb;
+      OwnSgemm(s, transA, transB, m, n, depth, 1.0f, aq, lda, bq, ldb, 0.0f, partial + q * size, n);
+    });
+    ParallelFor(m, std::max<int64_t>(1, 4096 / n), [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        float* ci = c + i * ldc;
+        for (int64_t j = 0; j < n; ++j) {
+          float sum = partial[i * n + j];
+          for (int64_t q = 1; q < slices; ++q) sum += partial[q * size + i * n + j];
+          ci[j] = beta == 0.0f ? alpha * sum : alpha * sum + beta * ci[j];
+        }
+      }
+    });
     return;
   }
   const Operand A{a, lda, transA}, B{b, ldb, transB};

@@ -44,6 +44,8 @@ const SHAPES: [number, number, number][] = [
   [145, 31, 40],
   [50, 3, 600],
   [289, 70, 300],
+  // Deep enough to be cut along K into slices (4 of 4096 and a remainder), the filter-gradient path.
+  [30, 20, 17000],
 ];
 
 describe.skipIf(!nativeBuilt)(`native GEMM${nativeBuilt ? '' : ` (skipped: ${SKIP_REASON})`}`, () => {
@@ -102,18 +104,23 @@ describe.skipIf(!nativeBuilt)(`native GEMM${nativeBuilt ? '' : ` (skipped: ${SKI
 
   it('our kernels give the same bits on 1, 2 and 3 threads (training stays reproducible)', () => {
     const rng = new Rng(32);
-    const [m, n, k] = [300, 70, 500];
-    const a = randomArray(rng, [m * k]);
-    const b = randomArray(rng, [k * n]);
-    for (const impl of implementations.filter((name) => name !== 'openblas')) {
-      const results = [1, 2, 3].map((threads) => {
-        addon?.setThreads(threads);
-        const c = new Float32Array(m * n);
-        addon?.sgemm(impl, a, b, c, m, n, k, true, false, 1, 0);
-        return c;
-      });
-      expect(results[1], `${impl} 2 threads`).toEqual(results[0]);
-      expect(results[2], `${impl} 3 threads`).toEqual(results[0]);
+    // A product blocked by rows and one cut along K.
+    for (const [m, n, k] of [
+      [300, 70, 500],
+      [40, 24, 20000],
+    ]) {
+      const a = randomArray(rng, [m * k]);
+      const b = randomArray(rng, [k * n]);
+      for (const impl of implementations.filter((name) => name !== 'openblas')) {
+        const results = [1, 2, 3].map((threads) => {
+          addon?.setThreads(threads);
+          const c = new Float32Array(m * n);
+          addon?.sgemm(impl, a, b, c, m, n, k, true, false, 1, 0);
+          return c;
+        });
+        expect(results[1], `${impl} ${m}x${n}x${k} 2 threads`).toEqual(results[0]);
+        expect(results[2], `${impl} ${m}x${n}x${k} 3 threads`).toEqual(results[0]);
+      }
     }
     addon?.setThreads(2);
   });
