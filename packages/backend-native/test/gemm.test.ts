@@ -1,6 +1,6 @@
 import { Rng } from '@genview/core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadAddon } from '../src/addon';
+import { type ConvParamList, loadAddon } from '../src/addon';
 import { selectNativeGemm } from '../src/index';
 import { SKIP_REASON, nativeBuilt, onBoth, randomArray, relError, tf, useNative } from './helpers';
 
@@ -122,6 +122,48 @@ describe.skipIf(!nativeBuilt)(`native GEMM${nativeBuilt ? '' : ` (skipped: ${SKI
         expect(results[2], `${impl} ${m}x${n}x${k} 3 threads`).toEqual(results[0]);
       }
     }
+    addon?.setThreads(2);
+  });
+
+  it('the filter gradient, summed over image chunks in parallel, gives the same bits on 1, 2 and 3 threads', () => {
+    const rng = new Rng(36);
+    // 40 images of 30x30x16 -> 3x3x16x8, stride 1, pad 1: the 8 MB unfold budget makes several chunks.
+    const p: ConvParamList = [40, 30, 30, 16, 30, 30, 8, 3, 3, 1, 1, 1, 1, 1, 1];
+    const x = randomArray(rng, [40 * 30 * 30 * 16]);
+    const dy = randomArray(rng, [40 * 30 * 30 * 8]);
+    // dw[kh, kw, c, o] = sum over images and output pixels of x[n, oh + kh - 1, ow + kw - 1, c] dy[n, oh, ow, o].
+    const reference = new Float64Array(3 * 3 * 16 * 8);
+    for (let n = 0; n < 40; n++) {
+      for (let oh = 0; oh < 30; oh++) {
+        for (let ow = 0; ow < 30; ow++) {
+          const g = ((n * 30 + oh) * 30 + ow) * 8;
+          for (let kh = 0; kh < 3; kh++) {
+            const ih = oh + kh - 1;
+            if (ih < 0 || ih >= 30) continue;
+            for (let kw = 0; kw < 3; kw++) {
+              const iw = ow + kw - 1;
+              if (iw < 0 || iw >= 30) continue;
+              const xi = ((n * 30 + ih) * 30 + iw) * 16;
+              const wi = (kh * 3 + kw) * 16 * 8;
+              for (let c = 0; c < 16; c++) for (let o = 0; o < 8; o++) reference[wi + c * 8 + o] += x[xi + c] * dy[g + o];
+            }
+          }
+        }
+      }
+    }
+    for (const impl of implementations.filter((name) => name !== 'openblas')) {
+      addon?.selectGemm(impl);
+      const results = [1, 2, 3].map((threads) => {
+        addon?.setThreads(threads);
+        const dw = new Float32Array(3 * 3 * 16 * 8);
+        addon?.conv2dBackpropFilter(x, dy, dw, p);
+        return dw;
+      });
+      expect(results[1], `${impl} 2 threads`).toEqual(results[0]);
+      expect(results[2], `${impl} 3 threads`).toEqual(results[0]);
+      expect(gemmError(results[0] as Float32Array, reference, 40 * 900), `${impl} against float64`).toBeLessThan(1e-5);
+    }
+    addon?.selectGemm('auto');
     addon?.setThreads(2);
   });
 
