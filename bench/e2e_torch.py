@@ -21,10 +21,11 @@ import time
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms as T
+
+from torch_models import SmallCnn, projector
 
 
 def read_idx(path):
@@ -68,30 +69,6 @@ def augmentation(recipe):
     if recipe == 'demo':
         steps.append(T.RandomApply([T.GaussianBlur(3, sigma=(0.1, 2.0))], p=0.5))
     return T.Compose(steps)
-
-
-def conv_bn(cin, cout, stride):
-    return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
-
-
-class SmallCnn(nn.Module):
-    """@genview/backbones' small-cnn: four conv3x3-BN-ReLU blocks (strides 1, 2, 2, 2), global average pool."""
-
-    def __init__(self):
-        super().__init__()
-        layers, cin = [], 1
-        for c, s in zip([32, 64, 128, 256], [1, 2, 2, 2]):
-            layers += conv_bn(cin, c, s)
-            cin = c
-        self.body = nn.Sequential(*layers)
-
-    def forward(self, x):
-        return self.body(x).mean((2, 3))
-
-
-def projector():
-    """@genview/backbones' mlp-projector (hiddenDim 512, outDim 128, BN after the hidden layer)."""
-    return nn.Sequential(nn.Linear(256, 512, bias=False), nn.BatchNorm1d(512), nn.ReLU(inplace=True), nn.Linear(512, 128))
 
 
 def nt_xent(z1, z2, temperature):
@@ -192,7 +169,8 @@ def main():
     train_x, train_y = load_split(args.data_dir, 'train')
     loader = DataLoader(TwoViews(train_x, augmentation(args.recipe)), batch_size=args.batch, shuffle=True, drop_last=True,
                         num_workers=args.workers, persistent_workers=args.workers > 0)
-    encoder, head = SmallCnn(), projector()
+    encoder = SmallCnn()
+    head = projector(SmallCnn.feature_dim)
     params = list(encoder.parameters()) + list(head.parameters())
     if args.recipe == 'demo':
         decay = [p for p in params if p.ndim > 1]
