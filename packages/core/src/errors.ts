@@ -10,6 +10,8 @@ export type GenviewErrorCode =
   | 'WRONG_PLUGIN_KIND'
   | 'BAD_SHAPE'
   | 'BAD_INPUT'
+  /** An image-only encoder was given to something that reads a joint image-text space (zero-shot, retrieval). */
+  | 'NO_JOINT_SPACE'
   | 'EMPTY_DATASET'
   | 'UNREADABLE_FILE'
   | 'NOT_FOUND'

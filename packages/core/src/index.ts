@@ -11,6 +11,19 @@ export * from './plugin/contracts';
 export * from './plugin/define';
 export { isVisionLanguageEncoder, requireVisionLanguageEncoder } from './plugin/vision-language';
 export * from './plugin/registry';
+export {
+  pluginRefSchema,
+  type PluginRefConfig,
+  inputShapeSchema,
+  buildBackbone,
+  buildHead,
+  backboneFeatures,
+  forwardViews,
+  copyModule,
+  emaUpdate,
+  cosineMomentum,
+  named,
+} from './plugin/parts';
 export { closestNames, editDistance } from './plugin/closest';
 export { formatConfigIssues } from './plugin/config-issues';
 export * from './backend/ladder';

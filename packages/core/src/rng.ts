@@ -143,3 +143,13 @@ export class Rng {
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
+
+/**
+ * The seed of one item of a run (a generated view of image `index`, any per-sample draw): a function
+ * of the stream `rng` (its current state) and the index only, never of batch order or of what other
+ * items drew, so a resumed or resharded run gives every item the seed it had. Conditioning plugins
+ * use it for GenerationParams.seed; view stores keep matching across runs because it never changes.
+ */
+export function viewSeed(rng: Rng, index: number): number {
+  return rng.fork(`view:${index}`).int(0x7fffffff);
+}

@@ -6,9 +6,10 @@ export { BatchOrder, type BatchSchedule } from './trainer/data-order';
 export * from './mcl';
 export { saveCheckpoint, loadCheckpoint, loadModelState, checkpointExists, type CheckpointMeta } from './trainer/checkpoint';
 export { namespacedVariables } from './trainer/named-variables';
-export { runConfigSchema, pluginRefSchema, type RunConfig } from './config/schema';
+export { runConfigSchema, pluginRefSchema, type PluginRefConfig, type RunConfig } from './config/schema';
 export { loadRunConfig, validateRunConfig, applyOverride, parseYaml } from './config/load';
 export { createRegistry, frameworkPlugins } from './registry';
+export { createRegistryWithPlugins, loadPluginModules, pluginSources, type PluginSource, type PluginLoadOptions } from './config/plugins';
 export { trainFromConfig, evaluateEncoder, type TrainRunResult, type EncoderResults } from './run/train';
 export { evaluateFromConfig } from './run/evaluate';
 export {

@@ -6,6 +6,7 @@ import {
   type GenerationParams,
   type Rng,
   definePlugin,
+  viewSeed,
   z,
 } from '@genview/core';
 import type { ForegroundDirection } from '../foreground/direction';
@@ -38,10 +39,8 @@ export interface AdaptiveNoiseDependencies {
   direction?: ForegroundDirection;
 }
 
-/** The seed of a view depends only on the run's stream and the image index, never on batch order. */
-export function viewSeed(rng: Rng, index: number): number {
-  return rng.fork(`view:${index}`).int(0x7fffffff);
-}
+/** The seed of a view depends only on the run's stream and the image index, never on batch order (core's per-index seed). */
+export { viewSeed };
 
 /**
  * Chooses unCLIP noise levels per image. GenView's rule: the bigger the share of the image its subject

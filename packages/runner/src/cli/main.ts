@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { EventBus, GenviewError, isGenviewError } from '@genview/core';
 import { loadRunConfig } from '../config/load';
-import { createRegistry } from '../registry';
+import { createRegistryWithPlugins } from '../config/plugins';
+import type { RunConfig } from '../config/schema';
 import { reportCommand } from '../report/report';
 import { evaluateFromConfig } from '../run/evaluate';
 import { DEFAULT_FIT_IMAGES, type FitForegroundRunResult, fitForegroundFromConfig } from '../run/fit-foreground';
@@ -19,18 +20,22 @@ import { formatResultsTable } from './results-table';
 const HELP = `genview — self-supervised learning with generative views
 
 Usage:
-  genview train   [--config run.yaml] [--set path=value ...] [--resume] [--plain]
-  genview eval    [--config run.yaml] [--set path=value ...] [--checkpoint DIR]
-  genview generate [--config run.yaml] [--set generate.viewsPerImage=2 ...] [--overwrite] [--queue redis://host:port [--attempts 3]]
+  genview train   [--config run.yaml] [--set path=value ...] [--plugin SPEC ...] [--resume] [--plain]
+  genview eval    [--config run.yaml] [--set path=value ...] [--plugin SPEC ...] [--checkpoint DIR]
+  genview generate [--config run.yaml] [--set generate.viewsPerImage=2 ...] [--plugin SPEC ...] [--overwrite] [--queue redis://host:port [--attempts 3]]
   genview worker  --queue redis://host:port [--concurrency 1] [--lock-ms 30000]
   genview eval-sweep --queue redis://host:port --runs runs/a,runs/b [--evaluators knn,linear-probe] [--out sweep.json] [--attempts 3]
   genview fit-foreground [--config run.yaml] --encoder checkpoint:runs/x --out fg.safetensors [--images ${DEFAULT_FIT_IMAGES}]
   genview report   --spec report.yaml --out report.html
-  genview plugins [KIND | NAME | PACKAGE]
+  genview plugins [KIND | NAME | PACKAGE] [--config run.yaml] [--plugin SPEC ...]
 
 Options:
   --config FILE       YAML run config (every field has a default; see examples/configs)
   --set path=value    override one field, e.g. --set trainer.epochs=5 --set framework.name=byol
+  --plugin SPEC       register third-party plugins from a module: a package name or a file (./my-plugins.mjs,
+                      relative to the current directory); repeatable, loaded after the config's \`plugins:\` list
+                      (whose relative paths resolve against the config file's directory). The module exports
+                      \`plugins\` (an array made with definePlugin from @genview/core) or a default array or plugin
   --resume            continue from the last checkpoint in outDir (an MCL run: finished stages are loaded, not retrained)
   --overwrite         generate: delete the view store first instead of resuming it
   --queue URL         generate: enqueue one job per pending shard on Redis (BullMQ) and wait for workers;
@@ -62,6 +67,7 @@ export async function main(argv: string[], out: NodeJS.WriteStream = process.std
       options: {
         config: { type: 'string', short: 'c' },
         set: { type: 'string', multiple: true, short: 's' },
+        plugin: { type: 'string', multiple: true },
         resume: { type: 'boolean', default: false },
         overwrite: { type: 'boolean', default: false },
         plain: { type: 'boolean', default: false },
@@ -83,19 +89,24 @@ export async function main(argv: string[], out: NodeJS.WriteStream = process.std
       return 0;
     }
     const events = new EventBus();
+    // Built-in plugins plus the third-party ones the config's plugins: list and --plugin flags name.
+    const registryFor = (config: RunConfig | undefined) => createRegistryWithPlugins(config?.plugins, { cliPlugins: values.plugin, configPath: values.config });
     switch (command) {
-      case 'plugins':
-        out.write(formatPluginList(createRegistry(), positionals[0]));
+      case 'plugins': {
+        const config = values.config ? loadRunConfig({ path: values.config, overrides: values.set }) : undefined;
+        out.write(formatPluginList(await registryFor(config), positionals[0]));
         return 0;
+      }
       case 'train': {
         const config = loadRunConfig({ path: values.config, overrides: values.set });
+        const registry = await registryFor(config);
         const stop = renderProgress(events, { stream: out, plain: values.plain });
         events.on('backend', ({ chosen, tried }) => {
           out.write(`backend: ${chosen} (${tried.map((t) => `${t.name}: ${t.reason}`).join('; ')})\n`);
         });
         let result: TrainRunResult;
         try {
-          result = await trainFromConfig(config, { events, resume: values.resume });
+          result = await trainFromConfig(config, { events, registry, resume: values.resume });
         } finally {
           stop();
         }
@@ -111,11 +122,12 @@ export async function main(argv: string[], out: NodeJS.WriteStream = process.std
       }
       case 'generate': {
         const config = loadRunConfig({ path: values.config, overrides: values.set });
+        const registry = await registryFor(config);
         if (values.queue) {
           const stopQueued = renderProgress(events, { stream: out, plain: values.plain });
           let queued: Awaited<ReturnType<typeof enqueueGenerate>>;
           try {
-            queued = await enqueueGenerate(config, { connection: values.queue, events, overwrite: values.overwrite, attempts: parseCount('--attempts', values.attempts, 3) });
+            queued = await enqueueGenerate(config, { connection: values.queue, events, registry, overwrite: values.overwrite, attempts: parseCount('--attempts', values.attempts, 3) });
           } finally {
             stopQueued();
           }
@@ -129,7 +141,7 @@ export async function main(argv: string[], out: NodeJS.WriteStream = process.std
         const stop = renderProgress(events, { stream: out, plain: values.plain });
         let result: GenerateRunResult;
         try {
-          result = await generateFromConfig(config, { events, overwrite: values.overwrite });
+          result = await generateFromConfig(config, { events, registry, overwrite: values.overwrite });
         } finally {
           stop();
         }
@@ -200,11 +212,12 @@ export async function main(argv: string[], out: NodeJS.WriteStream = process.std
             fix: 'e.g. genview fit-foreground --config run.yaml --encoder checkpoint:runs/x --out runs/x/fg.safetensors',
           });
         }
+        const registry = await registryFor(config);
         const images = values.images === undefined ? undefined : Number(values.images);
         const stop = renderProgress(events, { stream: out, plain: values.plain });
         let result: FitForegroundRunResult;
         try {
-          result = await fitForegroundFromConfig(config, { encoder: values.encoder, out: values.out, images, events });
+          result = await fitForegroundFromConfig(config, { encoder: values.encoder, out: values.out, images, events, registry });
         } finally {
           stop();
         }
@@ -218,9 +231,10 @@ export async function main(argv: string[], out: NodeJS.WriteStream = process.std
       }
       case 'eval': {
         const config = loadRunConfig({ path: values.config, overrides: values.set });
+        const registry = await registryFor(config);
         const stop = renderProgress(events, { stream: out, plain: values.plain });
         try {
-          await evaluateFromConfig(config, { events, checkpointDir: values.checkpoint });
+          await evaluateFromConfig(config, { events, registry, checkpointDir: values.checkpoint });
         } finally {
           stop();
         }

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { GenviewError, formatConfigIssues } from '@genview/core';
 import { parseDocument } from 'yaml';
+import { resolvePluginPaths } from './plugins';
 import { type RunConfig, runConfigSchema } from './schema';
 
 /** Parses a scalar from the command line the way YAML would ("5" → 5, "true" → true, "[1,2]" → array). */
@@ -85,5 +87,8 @@ export function loadRunConfig(options: LoadConfigOptions): RunConfig {
     raw = parseYaml(text, options.path);
   }
   for (const assignment of options.overrides ?? []) applyOverride(raw, assignment);
-  return validateRunConfig(raw, options.path ?? 'config');
+  const config = validateRunConfig(raw, options.path ?? 'config');
+  // Plugin files are named relative to the config file; absolute paths keep the saved run config usable anywhere.
+  if (options.path && config.plugins && config.plugins.length > 0) config.plugins = resolvePluginPaths(config.plugins, dirname(resolve(options.path)));
+  return config;
 }

@@ -1,8 +1,7 @@
-import { z } from '@genview/core';
+import { pluginRefSchema, z } from '@genview/core';
 
-/** A plugin reference: "name", "package:name", or { name, ...options }. Options are validated by the plugin. */
-export const pluginRefSchema = z.union([z.string().min(1), z.looseObject({ name: z.string().min(1) })]);
-export type PluginRefConfig = z.infer<typeof pluginRefSchema>;
+/** Plugin references live in @genview/core (third-party plugins use them too); re-exported for existing imports. */
+export { pluginRefSchema, type PluginRefConfig } from '@genview/core';
 
 const scheduleSchema = z
   .object({
@@ -54,6 +53,13 @@ export const mclRunSchema = z
 
 export const runConfigSchema = z
   .object({
+    /**
+     * Third-party plugin modules to register before anything is built: package names or file paths
+     * (relative paths resolve against the config file's directory). Each module exports `plugins` (an
+     * array of definePlugin values) or a default export of such an array or of one plugin. No default
+     * (absent, not []), so configs without it hash as before and resume their checkpoints.
+     */
+    plugins: z.array(z.string().min(1)).optional(),
     seed: z.number().int().nonnegative().default(0),
     /** Where checkpoints, metrics.jsonl and results.json go. */
     outDir: z.string().default('runs/genview'),

@@ -1,6 +1,21 @@
-import { type Scalar, definePlugin, stopGradient, type tf, z } from '@genview/core';
-import { type PluginRefConfig, pluginRefSchema } from '../config/schema';
-import { backboneFeatures, buildBackbone, buildHead, copyModule, cosineMomentum, emaUpdate, forwardViews, inputShapeSchema, named } from './parts';
+import {
+  type PluginRefConfig,
+  type Scalar,
+  backboneFeatures,
+  buildBackbone,
+  buildHead,
+  copyModule,
+  cosineMomentum,
+  definePlugin,
+  emaUpdate,
+  forwardViews,
+  inputShapeSchema,
+  named,
+  pluginRefSchema,
+  stopGradient,
+  type tf,
+  z,
+} from '@genview/core';
 
 /**
  * BYOL (Grill et al., 2020): an online network with a predictor regresses a target network's

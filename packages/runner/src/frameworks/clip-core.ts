@@ -5,19 +5,23 @@ import {
   type Module,
   type PluginContext,
   type PluginRef,
+  type PluginRefConfig,
   type Scalar,
   type Tensor2D,
   type Tensor4D,
   type Tokenizer,
   type ViewBatch,
   type VisionLanguageEncoder,
+  backboneFeatures,
+  buildBackbone,
+  inputShapeSchema,
   l2Normalize,
+  named,
+  pluginRefSchema,
   tf,
   z,
 } from '@genview/core';
-import { type PluginRefConfig, pluginRefSchema } from '../config/schema';
 import { LogitScale, linearProjection } from './joint-space';
-import { backboneFeatures, buildBackbone, inputShapeSchema, named } from './parts';
 
 /** The options clip and slip share: two towers, their projections into one space, and the logit scale. */
 export const clipCoreShape = {

@@ -1,8 +1,26 @@
-import { type Backbone, type Framework, GenviewError, type Head, type Loss, type PriorKernel, type Scalar, type Tensor2D, definePlugin, tf, z } from '@genview/core';
-import { type PluginRefConfig, pluginRefSchema } from '../config/schema';
+import {
+  type Backbone,
+  type Framework,
+  GenviewError,
+  type Head,
+  type Loss,
+  type PluginRefConfig,
+  type PriorKernel,
+  type Scalar,
+  type Tensor2D,
+  backboneFeatures,
+  buildBackbone,
+  buildHead,
+  definePlugin,
+  forwardViews,
+  inputShapeSchema,
+  named,
+  pluginRefSchema,
+  tf,
+  z,
+} from '@genview/core';
 import type { PriorFeatures } from '../prior/features';
 import { buildPriorFeatures, priorSourceSchema } from '../prior/source';
-import { backboneFeatures, buildBackbone, buildHead, forwardViews, inputShapeSchema, named } from './parts';
 
 export interface DecoupledParts {
   backbone: Backbone;

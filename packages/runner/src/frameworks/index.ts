@@ -9,4 +9,5 @@ export { slip } from './slip';
 export { createClipCore, type ClipCore, type ClipCoreConfig } from './clip-core';
 export { LogitScale, linearProjection } from './joint-space';
 export { KeyQueue } from './queue';
-export { backboneFeatures, buildBackbone, buildHead, copyModule, cosineMomentum, emaUpdate, forwardViews, named } from './parts';
+// Parts every framework composes with: they live in @genview/core so third-party frameworks need core alone.
+export { backboneFeatures, buildBackbone, buildHead, copyModule, cosineMomentum, emaUpdate, forwardViews, named } from '@genview/core';

@@ -1,7 +1,17 @@
-import { type Framework, GenviewError, type PluginRef, type Scalar, type ViewBatch, definePlugin, tf, z } from '@genview/core';
-import { type PluginRefConfig, pluginRefSchema } from '../config/schema';
+import {
+  type Framework,
+  GenviewError,
+  type PluginRef,
+  type PluginRefConfig,
+  type Scalar,
+  type ViewBatch,
+  definePlugin,
+  inputShapeSchema,
+  pluginRefSchema,
+  tf,
+  z,
+} from '@genview/core';
 import { negativeMaskFromLabels } from '../mcl/pseudo-labels';
-import { inputShapeSchema } from './parts';
 
 /** The mcl framework's instance: its inner framework plus the pseudo labels that restrict negatives. */
 export interface MclFramework extends Framework {

@@ -1,6 +1,21 @@
-import { type Scalar, definePlugin, l2Normalize, stopGradient, tf, z } from '@genview/core';
-import { type PluginRefConfig, pluginRefSchema } from '../config/schema';
-import { backboneFeatures, buildBackbone, buildHead, copyModule, emaUpdate, forwardViews, inputShapeSchema, named } from './parts';
+import {
+  type PluginRefConfig,
+  type Scalar,
+  backboneFeatures,
+  buildBackbone,
+  buildHead,
+  copyModule,
+  definePlugin,
+  emaUpdate,
+  forwardViews,
+  inputShapeSchema,
+  l2Normalize,
+  named,
+  pluginRefSchema,
+  stopGradient,
+  tf,
+  z,
+} from '@genview/core';
 import { KeyQueue } from './queue';
 
 /**

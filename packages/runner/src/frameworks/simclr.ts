@@ -1,6 +1,16 @@
-import { type Scalar, definePlugin, z } from '@genview/core';
-import { type PluginRefConfig, pluginRefSchema } from '../config/schema';
-import { backboneFeatures, buildBackbone, buildHead, forwardViews, inputShapeSchema, named } from './parts';
+import {
+  type PluginRefConfig,
+  type Scalar,
+  backboneFeatures,
+  buildBackbone,
+  buildHead,
+  definePlugin,
+  forwardViews,
+  inputShapeSchema,
+  named,
+  pluginRefSchema,
+  z,
+} from '@genview/core';
 
 /** SimCLR: one encoder + projector for all views, NT-Xent over the 2N batch (Chen et al., 2020). */
 export const simclr = definePlugin({

@@ -1,7 +1,19 @@
-import { type Scalar, definePlugin, stopGradient, type tf, z } from '@genview/core';
-import { type PluginRefConfig, pluginRefSchema } from '../config/schema';
+import {
+  type PluginRefConfig,
+  type Scalar,
+  backboneFeatures,
+  buildBackbone,
+  buildHead,
+  definePlugin,
+  forwardViews,
+  inputShapeSchema,
+  named,
+  pluginRefSchema,
+  stopGradient,
+  type tf,
+  z,
+} from '@genview/core';
 import { withOutDim } from './byol';
-import { backboneFeatures, buildBackbone, buildHead, forwardViews, inputShapeSchema, named } from './parts';
 
 /**
  * SimSiam (Chen & He, 2021): one network, a predictor on one side and a stop-gradient on the other;

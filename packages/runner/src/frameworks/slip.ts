@@ -1,7 +1,5 @@
-import { type Scalar, type Tensor2D, definePlugin, tf, z } from '@genview/core';
-import { type PluginRefConfig, pluginRefSchema } from '../config/schema';
+import { type PluginRefConfig, type Scalar, type Tensor2D, buildHead, definePlugin, named, pluginRefSchema, tf, z } from '@genview/core';
 import { type ClipCoreConfig, clipCoreShape, createClipCore } from './clip-core';
-import { buildHead, named } from './parts';
 
 /**
  * SLIP (Mu et al., 2022): CLIP plus SimCLR on the same image tower, total = clip + sslWeight · ssl.

@@ -1,7 +1,5 @@
-import { type PluginContext, type PluginRef, Rng, z } from '@genview/core';
+import { type PluginContext, type PluginRef, type PluginRefConfig, Rng, backboneFeatures, buildBackbone, pluginRefSchema, z } from '@genview/core';
 import { rawPixelFeatures } from '@genview/eval';
-import { type PluginRefConfig, pluginRefSchema } from '../config/schema';
-import { backboneFeatures, buildBackbone } from '../frameworks/parts';
 import { labelAttributePrior } from './attributes';
 import { encoderPrior } from './encoder';
 import type { PriorFeatures } from './features';

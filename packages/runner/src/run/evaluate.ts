@@ -1,6 +1,6 @@
 import { type Dataset, EventBus, GenviewError, type PluginRef, type PluginServices, type Registry, Rng, selectBackend } from '@genview/core';
 import type { RunConfig } from '../config/schema';
-import { createRegistry } from '../registry';
+import { createRegistryWithPlugins } from '../config/plugins';
 import { loadModelState } from '../trainer/checkpoint';
 import { namespacedVariables } from '../trainer/named-variables';
 import { fineTuneTrained } from './finetune';
@@ -15,7 +15,7 @@ import { type EncoderResults, evaluateEncoder, withInputShape } from './train';
 export async function evaluateFromConfig(config: RunConfig, options: { events?: EventBus; registry?: Registry; checkpointDir?: string } = {}): Promise<EncoderResults> {
   const events = options.events ?? new EventBus();
   await selectBackend({ events });
-  const registry = options.registry ?? createRegistry();
+  const registry = options.registry ?? (await createRegistryWithPlugins(config.plugins));
   const context = { rng: new Rng(config.seed), events };
   const train = await registry.create('dataset', config.data.train as PluginRef, { ...context, path: 'data.train' });
   const test = await registry.create('dataset', config.data.test as PluginRef, { ...context, path: 'data.test' });

@@ -1,8 +1,20 @@
-import { type Backbone, type Dataset, type EvalResult, type EventBus, type Framework, GenviewError, type ImageShape, type PluginRef, type Registry, Rng } from '@genview/core';
+import {
+  type Backbone,
+  type Dataset,
+  type EvalResult,
+  type EventBus,
+  type Framework,
+  GenviewError,
+  type ImageShape,
+  type PluginRef,
+  type Registry,
+  Rng,
+  buildBackbone,
+  copyModule,
+} from '@genview/core';
 import { ViewPipeline } from '@genview/views';
 import type { RunConfig } from '../config/schema';
 import { fineTuneEvalResult, fineTuneSemiSupervised } from '../finetune/fine-tune';
-import { buildBackbone, copyModule } from '../frameworks/parts';
 
 /**
  * The backbone a config's framework names (frameworks default to the small CNN). An mcl framework's

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { EventBus, GenviewError, type PluginRef, type Registry, Rng, selectBackend } from '@genview/core';
 import { type ForegroundDirection, fitForegroundDirectionOnDataset, saveForegroundDirection } from '@genview/quality';
 import type { RunConfig } from '../config/schema';
-import { createRegistry } from '../registry';
+import { createRegistryWithPlugins } from '../config/plugins';
 import { createRunnerServices } from './services';
 
 export interface FitForegroundRunOptions {
@@ -42,7 +42,7 @@ export async function fitForegroundFromConfig(config: RunConfig, options: FitFor
     });
   }
   const events = options.events ?? new EventBus();
-  const registry = options.registry ?? createRegistry();
+  const registry = options.registry ?? (await createRegistryWithPlugins(config.plugins));
   await selectBackend({ events });
   const started = performance.now();
   const dataset = await registry.create('dataset', config.data.train as PluginRef, { rng: new Rng(config.seed), events, path: 'data.train' });

@@ -15,7 +15,7 @@ import {
 import { type StoreMetaInput, ViewStore, type ViewToStore, type WriteShardResult, configHash } from '@genview/views';
 import { tinyUnclipPath } from '@genview/model-tiny-unclip';
 import type { RunConfig } from '../config/schema';
-import { createRegistry } from '../registry';
+import { createRegistryWithPlugins } from '../config/plugins';
 import { createRunnerServices } from './services';
 import { firstItems } from './subset';
 
@@ -125,7 +125,7 @@ export async function openGenerateDataset(config: RunConfig, registry: Registry,
 }
 
 export async function openGenerateSession(config: RunConfig, options: Pick<GenerateRunOptions, 'events' | 'registry' | 'overwrite'> = {}): Promise<GenerateSession> {
-  const registry = options.registry ?? createRegistry();
+  const registry = options.registry ?? (await createRegistryWithPlugins(config.plugins));
   const settings = config.generate;
   const { dataset, rng: root, events } = await openGenerateDataset(config, registry, options.events);
   const context = { rng: root, events };

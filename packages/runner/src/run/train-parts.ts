@@ -12,11 +12,12 @@ import {
   type QualityScorer,
   type Registry,
   Rng,
+  backboneFeatures,
+  buildBackbone,
   isVisionLanguageEncoder,
 } from '@genview/core';
 import { cachedFeatures } from '@genview/eval';
 import type { RunConfig } from '../config/schema';
-import { backboneFeatures, buildBackbone } from '../frameworks/parts';
 import type { GeneratedViewsOptions, TrainSummary, TrainerOptions } from '../trainer/trainer';
 import { backboneRefOf } from './finetune';
 import { refusedForNoJointSpace } from './joint-space-eval';

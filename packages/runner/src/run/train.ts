@@ -12,7 +12,7 @@ import {
 } from '@genview/core';
 import { rawPixelFeatures } from '@genview/eval';
 import type { RunConfig } from '../config/schema';
-import { createRegistry } from '../registry';
+import { createRegistryWithPlugins } from '../config/plugins';
 import { fineTuneFromScratch, fineTuneTrained } from './finetune';
 import { Trainer } from '../trainer/trainer';
 import { withInputShape } from './framework-ref';
@@ -41,7 +41,7 @@ export { evaluateEncoder, hashConfig, withInputShape };
 /** `genview train`: builds everything a config names, trains, evaluates against baselines, writes results.json. */
 export async function trainFromConfig(config: RunConfig, options: TrainRunOptions = {}): Promise<TrainRunResult> {
   const events = options.events ?? new EventBus();
-  const registry = options.registry ?? createRegistry();
+  const registry = options.registry ?? (await createRegistryWithPlugins(config.plugins));
   preflight(config, registry);
   const backend = await selectBackend({ events });
   const root = new Rng(config.seed);

@@ -7,6 +7,7 @@ import {
   type PluginContext,
   type Rng,
   definePlugin,
+  viewSeed,
   z,
 } from '@genview/core';
 import { GENVIEW_PP_GUIDANCE, checkComplexity } from '../text/caption-complexity';
@@ -76,9 +77,9 @@ function checkProportions(p: Proportions, where: string): void {
   }
 }
 
-/** The seed of a view: a function of the run's stream and the image index only (as genview-adaptive-noise's). */
+/** The seed of a view: a function of the run's stream and the image index only (core's viewSeed, as genview-adaptive-noise uses). */
 export function multiSourceSeed(rng: Rng, index: number): number {
-  return rng.fork(`view:${index}`).int(0x7fffffff);
+  return viewSeed(rng, index);
 }
 
 /**

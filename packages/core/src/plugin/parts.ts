@@ -1,18 +1,21 @@
-import {
-  type Backbone,
-  type FeatureExtractor,
-  GenviewError,
-  type Head,
-  type ImageShape,
-  type Module,
-  type PluginContext,
-  type PluginRef,
-  type Tensor4D,
-  tf,
-  z,
-} from '@genview/core';
+/**
+ * What a plugin that composes other plugins needs, whichever package it lives in: plugin references in
+ * its config schema, building a child backbone or head from a reference through the registry, the
+ * frozen encoder evaluators read, and momentum (EMA) pairs. A third-party framework is written against
+ * these and @genview/core alone.
+ */
+import { z } from 'zod';
+import { GenviewError } from '../errors';
+import { type Tensor4D, tf } from '../tf';
+import type { Backbone, FeatureExtractor, Head, ImageShape, Module } from './contracts';
+import type { PluginContext } from './define';
+import type { PluginRef } from './registry';
 
-/** Input shape the runner fills in from the dataset; frameworks pass it on to their backbone. */
+/** A plugin reference: "name", "package:name", or { name, ...options }. Options are validated by the plugin. */
+export const pluginRefSchema = z.union([z.string().min(1), z.looseObject({ name: z.string().min(1) })]);
+export type PluginRefConfig = z.infer<typeof pluginRefSchema>;
+
+/** Input shape [H, W, C] a host fills in from the dataset; frameworks pass it on to their backbone. */
 export const inputShapeSchema = z.tuple([z.number().int().positive(), z.number().int().positive(), z.number().int().positive()]);
 
 function refToObject(ref: PluginRef): { name: string } & Record<string, unknown> {
@@ -25,8 +28,9 @@ function schemaKeys(schema: unknown): Set<string> {
 }
 
 /**
- * Builds a backbone by name. Backbones that declare `inChannels` / `imageSize` options get them
- * from the data unless the config sets them, so one config works for 1- and 3-channel datasets.
+ * Builds a backbone by name through `context.registry`. Backbones that declare `inChannels` /
+ * `imageSize` options get them from the data unless the config sets them, so one config works for
+ * 1- and 3-channel datasets.
  */
 export async function buildBackbone(context: PluginContext, ref: PluginRef, inputShape: ImageShape | undefined, path = `${context.path}.backbone`): Promise<Backbone> {
   const options = refToObject(ref);
@@ -38,7 +42,7 @@ export async function buildBackbone(context: PluginContext, ref: PluginRef, inpu
   return context.registry.create('backbone', options, { rng: context.rng, events: context.events, path });
 }
 
-/** Builds a head whose input size follows the module before it. */
+/** Builds a head through `context.registry`; its input size follows the module before it. */
 export async function buildHead(context: PluginContext, ref: PluginRef, inDim: number, path: string): Promise<Head> {
   const options = refToObject(ref);
   if (options.inDim !== undefined && options.inDim !== inDim) {
