@@ -133,6 +133,16 @@ void Col2Im(const float* col, float* dx, const ConvParams& p, int64_t img0, int6
   });
 }
 
+// Images per group when each thread unfolds and multiplies whole images on its own: few enough that
+// their columns (images x pixels x K floats) stay in the core's L2 between the unfold or product that
+// writes them and the product or scatter that reads them back. 0 when the groups would not pay: one
+// group only, or OpenBLAS (it runs threads of its own, so the chunked path below keeps it fed).
+int64_t ImageGroup(const ConvParams& p, int64_t K) {
+  const int64_t perImage = p.outH * p.outW;
+  const int64_t local = std::max<int64_t>(1, (int64_t{96} << 10) / std::max<int64_t>(1, perImage * K));
+  return p.batch > local && genview::GemmImplementation() != "openblas" ? local : 0;
+}
+
 // conv2d(x, w, y, params)
 Napi::Value Conv2D(const Napi::CallbackInfo& info) {
   const float* x = F32(info[0]);
@@ -144,6 +154,17 @@ Napi::Value Conv2D(const Napi::CallbackInfo& info) {
   if (IsPointwise(p)) {
     Sgemm(false, false, p.batch * perImage, p.outC, K, 1.0f, x, K, w, p.outC,
                 0.0f, y, p.outC);
+    return info.Env().Undefined();
+  }
+  // Groups of whole images, one per thread at a time (see ImageGroup); y rows are the group's own.
+  if (const int64_t local = ImageGroup(p, K)) {
+    genview::ParallelTasks((p.batch + local - 1) / local, [&](int64_t q) {
+      int64_t img0 = q * local, images = std::min(local, p.batch - img0);
+      float* colq = Scratch(static_cast<size_t>(images * perImage * K));
+      Im2Col(x, colq, p, img0, images);
+      Sgemm(false, false, images * perImage, p.outC, K, 1.0f, colq, K, w, p.outC, 0.0f, y + img0 * perImage * p.outC,
+            p.outC);
+    });
     return info.Env().Undefined();
   }
   const int64_t chunk = ChunkRows(p, K);
@@ -169,6 +190,20 @@ Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
   if (IsPointwise(p)) {
     Sgemm(false, true, p.batch * perImage, K, p.outC, 1.0f, dy, p.outC, w, p.outC,
                 0.0f, dx, K);
+    return info.Env().Undefined();
+  }
+  // Groups of whole images, one per thread at a time (see ImageGroup): the stride-2 layers' input
+  // gradient is output-heavy (columns K = 9 x channels wide, only outC deep), and one product per 8 MB
+  // chunk wrote the columns to memory and read them back for the scatter. A group's dx rows are its
+  // own, and every dx element is summed in the same order either way, so the result is the same bits.
+  if (const int64_t local = ImageGroup(p, K)) {
+    genview::ParallelTasks((p.batch + local - 1) / local, [&](int64_t q) {
+      int64_t img0 = q * local, images = std::min(local, p.batch - img0);
+      float* colq = Scratch(static_cast<size_t>(images * perImage * K));
+      Sgemm(false, true, images * perImage, K, p.outC, 1.0f, dy + img0 * perImage * p.outC, p.outC, w, p.outC, 0.0f,
+            colq, K);
+      Col2Im(colq, dx, p, img0, images);
+    });
     return info.Env().Undefined();
   }
   const int64_t chunk = ChunkRows(p, K);
@@ -331,11 +366,9 @@ std::vector<double> ChannelSums(int64_t rows, int64_t C, F row) {
 
 // out[r, c] = a[c] * (u[r, c] - cu[c]) + b[c] * (v[r, c] - cv[c]) + d[c], the one full-size write of the
 // batch-norm forward (u = x) and backward (u = dy, v = x); cu, cv and v may be null. Centring before
-// scaling keeps the float rounding relative to the spread, not to the mean.
-// out[r, c] = a[c] * (u' - cu[c]) + b[c] * (v[r, c] - cv[c]) + d[c], where u' is u, or 0 where
-// gate[r, c] <= 0 (a ReLU's mask, for the gradient through it); relu clamps out at 0.
+// scaling keeps the float rounding relative to the spread, not to the mean. relu clamps out at 0.
 void ChannelAffine(const float* u, const float* cu, const float* v, const float* cv, const float* a, const float* b,
-                   const float* d, float* out, int64_t rows, int64_t C, const float* gate = nullptr, bool relu = false) {
+                   const float* d, float* out, int64_t rows, int64_t C, bool relu = false) {
   std::vector<float> zero(C, 0.0f);
   if (!cu) cu = zero.data();
   if (!cv) cv = zero.data();
@@ -343,11 +376,7 @@ void ChannelAffine(const float* u, const float* cu, const float* v, const float*
     for (int64_t r = lo; r < hi; ++r) {
       const float* ur = u + r * C;
       float* o = out + r * C;
-      if (v && gate) {
-        const float* vr = v + r * C;
-        const float* gr = gate + r * C;
-        for (int64_t c = 0; c < C; ++c) o[c] = a[c] * (gr[c] > 0.0f ? ur[c] - cu[c] : -cu[c]) + b[c] * (vr[c] - cv[c]) + d[c];
-      } else if (v) {
+      if (v) {
         const float* vr = v + r * C;
         for (int64_t c = 0; c < C; ++c) o[c] = a[c] * (ur[c] - cu[c]) + b[c] * (vr[c] - cv[c]) + d[c];
       } else if (relu) {
@@ -391,7 +420,7 @@ Napi::Value BatchNormForward(const Napi::CallbackInfo& info) {
     variance[c] = static_cast<float>(var);
     mult[c] = static_cast<float>(scale[c] / std::sqrt(var + eps));
   }
-  ChannelAffine(x, mean, nullptr, nullptr, mult.data(), nullptr, offset, y, rows, C, nullptr, relu);
+  ChannelAffine(x, mean, nullptr, nullptr, mult.data(), nullptr, offset, y, rows, C, relu);
   return info.Env().Undefined();
 }
 
@@ -412,19 +441,30 @@ Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
   int64_t rows = info[8].As<Napi::Number>().Int64Value();
   int64_t C = info[9].As<Napi::Number>().Int64Value();
   double eps = info[10].As<Napi::Number>().DoubleValue();
-  const float* gate = info.Length() > 11 && info[11].IsTypedArray() ? F32(info[11]) : nullptr;
+  if (info.Length() > 11 && info[11].IsTypedArray()) {
+    // Through the ReLU first: dy where its output y is positive, into a scratch buffer the passes
+    // below read as dy. A separate pass keeps the two sums and the write branch-free (gating inside
+    // them, the coin-toss mask of a ReLU made them several times slower), and a buffer of its own
+    // rather than dx keeps the write vectorised (in place, the compiler's overlap check falls back to
+    // scalar code).
+    const float* y = F32(info[11]);
+    float* gated = Scratch(static_cast<size_t>(rows * C), 1);
+    const float* in = dy;
+    ParallelFor(rows * C, 32768, [&](int64_t lo, int64_t hi) {
+      const float* __restrict g = in;
+      const float* __restrict out = y;
+      float* __restrict dst = gated;
+      for (int64_t i = lo; i < hi; ++i) {
+        // Both loads unconditional, so the select compiles to a blend instead of a branch.
+        float value = g[i];
+        dst[i] = out[i] > 0.0f ? value : 0.0f;
+      }
+    });
+    dy = gated;
+  }
   std::vector<double> sums = ChannelSums(rows, C, [&](int64_t r, double* sdy, double* sdyx) {
     const float* g = dy + r * C;
     const float* xr = x + r * C;
-    if (gate) {
-      const float* gr = gate + r * C;
-      for (int64_t c = 0; c < C; ++c) {
-        float gc = gr[c] > 0.0f ? g[c] : 0.0f;
-        sdy[c] += gc;
-        sdyx[c] += static_cast<double>(gc) * (xr[c] - mean[c]);
-      }
-      return;
-    }
     for (int64_t c = 0; c < C; ++c) {
       sdy[c] += g[c];
       sdyx[c] += static_cast<double>(g[c]) * (xr[c] - mean[c]);
@@ -440,7 +480,7 @@ Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
     b[c] = static_cast<float>(-k * invStd * invStd * sums[C + c] / rows);
     d[c] = static_cast<float>(-k * sums[c] / rows);
   }
-  ChannelAffine(dy, nullptr, x, mean, a.data(), b.data(), d.data(), dx, rows, C, gate);
+  ChannelAffine(dy, nullptr, x, mean, a.data(), b.data(), d.data(), dx, rows, C);
   return info.Env().Undefined();
 }
 

@@ -212,4 +212,41 @@ describe.skipIf(!nativeBuilt)(`native GEMM${nativeBuilt ? '' : ` (skipped: ${SKI
     }
     selectNativeGemm('auto');
   });
+
+  it('convolutions over many images (run in per-thread image groups) match the cpu backend and give the same bits on 1-3 threads', async () => {
+    await useNative();
+    const rng = new Rng(37);
+    // 20 images of 16x16x16, 3x3 to 8 channels: about two images per group, so ten groups.
+    const x = randomArray(rng, [20, 16, 16, 16]);
+    const w = randomArray(rng, [3, 3, 16, 8]);
+    const dy = randomArray(rng, [20, 8, 8, 8]);
+    const build = () => {
+      const xt = tf.tensor4d(x, [20, 16, 16, 16]);
+      const wt = tf.tensor4d(w, [3, 3, 16, 8]);
+      return [
+        tf.conv2d(xt, wt, 1, 'same'),
+        tf.conv2d(xt, wt, 2, 'same'),
+        tf.conv2dTranspose(tf.tensor4d(dy, [20, 8, 8, 8]), wt, [20, 16, 16, 16], 2, 'same'),
+        tf.grad((f) => tf.conv2d(xt, f as tf.Tensor4D, 2, 'same').square().sum())(wt),
+      ];
+    };
+    for (const impl of implementations) {
+      selectNativeGemm(impl);
+      const byThreads: Float32Array[][] = [];
+      for (const threads of [1, 2, 3]) {
+        addon?.setThreads(threads);
+        const result = await onBoth(build);
+        for (const [i, ref] of result.ref.entries()) expect(relError(result.got[i], ref), `${impl} output ${i}`).toBeLessThan(1e-5);
+        byThreads.push(result.got);
+      }
+      if (impl !== 'openblas') {
+        for (const [i, got] of byThreads[0].entries()) {
+          expect(byThreads[1][i], `${impl} output ${i} on 2 threads`).toEqual(got);
+          expect(byThreads[2][i], `${impl} output ${i} on 3 threads`).toEqual(got);
+        }
+      }
+    }
+    addon?.setThreads(2);
+    selectNativeGemm('auto');
+  });
 });
