@@ -35,7 +35,9 @@ const cases: { framework: { name: string } & Record<string, unknown>; optimizer:
   { framework: { name: 'moco-v2', queueSize: 1024, projector: { name: 'mlp-projector', hiddenDim: 128, outDim: 64, batchNorm: false } }, optimizer: { name: 'adamw', weightDecay: 1e-4 }, lr: 2e-3 },
   // BYOL chases a slowly moving target and needs more steps than the contrastive methods to clear a random encoder.
   { framework: { name: 'byol', projector: { name: 'mlp-projector', hiddenDim: 128, outDim: 64 }, predictor: { name: 'mlp-predictor', hiddenDim: 128 } }, optimizer: { name: 'adamw', weightDecay: 1e-4 }, lr: 2e-3, steps: 160 },
-  { framework: { name: 'simsiam', projector: { name: 'mlp-projector', hiddenDim: 128, outDim: 64, layers: 2 }, predictor: { name: 'mlp-predictor', hiddenDim: 32 } }, optimizer: { name: 'adamw', weightDecay: 1e-4 }, lr: 2e-3 },
+  // SimSiam, like BYOL, has no negatives: at 80 steps it sits at the random encoder's level (0.704 vs
+  // 0.708 after the fused batch norm + ReLU changed float rounding; a margin of 4 test images).
+  { framework: { name: 'simsiam', projector: { name: 'mlp-projector', hiddenDim: 128, outDim: 64, layers: 2 }, predictor: { name: 'mlp-predictor', hiddenDim: 32 } }, optimizer: { name: 'adamw', weightDecay: 1e-4 }, lr: 2e-3, steps: 160 },
 ];
 
 describe('frameworks beat a random encoder after a short run', () => {
