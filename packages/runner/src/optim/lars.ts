@@ -27,9 +27,14 @@ export class LarsOptimizer extends SgdOptimizer {
     const gNorm = l2Norm(grad);
     let trust = tf.mul(tf.div(wNorm, tf.add(tf.add(gNorm, tf.mul(wNorm, wd)), this.lars.eps)), this.lars.eta);
     if (this.lars.clipLr) trust = tf.minimum(tf.div(trust, lr), 1);
-    const scaled = tf.mul(wd > 0 ? tf.add(grad, tf.mul(w, wd)) : grad, trust);
-    // Decided on the device, so a step never waits for a read-back of the norms.
+    // Decided on the device, so a step never waits for a read-back of the norms. The choice is made on
+    // the scalars (trust 1 and no decay when not adapting), not by a full-size tf.where: a scalar
+    // condition there is tiled to the variable's shape first, and that tile and select were most of
+    // a LARS step's time on the CPU. Both ways give d = g exactly when not adapting (g + 0·w = g).
     const adapt = tf.logicalAnd(tf.greater(wNorm, 0), tf.greater(gNorm, 0));
-    return tf.where(adapt, scaled, grad);
+    const factor = tf.where(adapt, trust, tf.onesLike(trust));
+    if (wd === 0) return tf.mul(grad, factor);
+    const decay = tf.where(adapt, tf.scalar(wd), tf.scalar(0));
+    return tf.mul(tf.add(grad, tf.mul(w, decay)), factor);
   }
 }
