@@ -135,12 +135,15 @@ void Col2Im(const float* col, float* dx, const ConvParams& p, int64_t img0, int6
 
 // Images per group when each thread unfolds and multiplies whole images on its own: few enough that
 // their columns (images x pixels x K floats) stay in the core's L2 between the unfold or product that
-// writes them and the product or scatter that reads them back. 0 when the groups would not pay: one
-// group only, or OpenBLAS (it runs threads of its own, so the chunked path below keeps it fed).
+// writes them and the product or scatter that reads them back. 0 when the groups would not pay: fewer
+// groups than threads (a few large images keep every thread busy inside one product instead), or
+// OpenBLAS (it runs threads of its own). Both paths sum every output in the same order, so which one
+// runs, and so the thread count, never changes the result.
 int64_t ImageGroup(const ConvParams& p, int64_t K) {
   const int64_t perImage = p.outH * p.outW;
   const int64_t local = std::max<int64_t>(1, (int64_t{96} << 10) / std::max<int64_t>(1, perImage * K));
-  return p.batch > local && genview::GemmImplementation() != "openblas" ? local : 0;
+  const int64_t groups = (p.batch + local - 1) / local;
+  return groups >= std::max(2, genview::PoolThreads()) && genview::GemmImplementation() != "openblas" ? local : 0;
 }
 
 // conv2d(x, w, y, params)
