@@ -1,19 +1,31 @@
 import { GenviewError } from '../errors';
+import { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from './half-floats';
 
 /**
  * The safetensors container: an 8-byte little-endian header length N, N bytes of UTF-8 JSON, then one
  * flat data buffer. Each JSON entry is `name: { dtype, shape, data_offsets: [begin, end] }` with offsets
- * relative to the data buffer; the optional `__metadata__` entry maps strings to strings. We write and
- * read the two dtypes GenView's weights need (F32, I32); a file with other dtypes is refused by name
- * instead of being misread. Chosen because it is a plain, documented format that other tools load
- * without executing code (unlike pickles) and the whole file is one read.
+ * relative to the data buffer; the optional `__metadata__` entry maps strings to strings. In memory a
+ * tensor is float32 or int32 (what TensorFlow.js computes in); in the file floats may be F32, F16, BF16
+ * or F64 and integers I32 or I64 (PyTorch's usual checkpoint dtypes: half-precision weights, int64
+ * batch-norm counters), converted on read and, for F16/BF16, rounded on write. A file with another
+ * dtype is refused by name instead of being misread. Chosen because it is a plain, documented format
+ * that other tools load without executing code (unlike pickles) and the whole file is one read.
  */
 export type SafetensorsDtype = 'float32' | 'int32';
+
+/** Element types as the file names them; the ones this reader converts. */
+export type SafetensorsFileDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I32' | 'I64';
 
 export interface SafetensorsTensor {
   dtype: SafetensorsDtype;
   shape: number[];
   data: Float32Array | Int32Array;
+  /**
+   * The element type in the file. On read: what the file held (F16, BF16 and F64 become float32 data,
+   * I64 int32). On write: how the data is stored; default F32 for float32 and I32 for int32; float32
+   * data may also be written as F16 or BF16 (rounded to nearest even) or F64 (exact).
+   */
+  stored?: SafetensorsFileDtype;
 }
 
 export interface SafetensorsFile {
@@ -21,8 +33,19 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
-const FILE_DTYPE: Record<SafetensorsDtype, 'F32' | 'I32'> = { float32: 'F32', int32: 'I32' };
-const BYTES_PER_ELEMENT = 4;
+const DEFAULT_STORED: Record<SafetensorsDtype, SafetensorsFileDtype> = { float32: 'F32', int32: 'I32' };
+/** What each file dtype holds in memory and its size in bytes. */
+const FILE_DTYPES: Record<SafetensorsFileDtype, { dtype: SafetensorsDtype; bytes: number }> = {
+  F32: { dtype: 'float32', bytes: 4 },
+  F16: { dtype: 'float32', bytes: 2 },
+  BF16: { dtype: 'float32', bytes: 2 },
+  F64: { dtype: 'float32', bytes: 8 },
+  I32: { dtype: 'int32', bytes: 4 },
+  I64: { dtype: 'int32', bytes: 8 },
+};
+const READ_DTYPES = Object.keys(FILE_DTYPES).join(', ');
+/** I64 is read (PyTorch's counters) but not written: nothing in GenView needs more than int32. */
+const WRITABLE: Record<SafetensorsDtype, readonly SafetensorsFileDtype[]> = { float32: ['F32', 'F16', 'BF16', 'F64'], int32: ['I32'] };
 /** The same ceiling the reference implementation puts on the header, so a corrupt length cannot allocate gigabytes. */
 const MAX_HEADER_BYTES = 100_000_000;
 const METADATA_KEY = '__metadata__';
@@ -70,8 +93,14 @@ export function encodeSafetensors(tensors: Record<string, SafetensorsTensor>, me
         fix: `use a non-empty name other than "${METADATA_KEY}".`,
       });
     }
-    if (!(t.dtype in FILE_DTYPE)) {
+    if (!(t.dtype in DEFAULT_STORED)) {
       throw new GenviewError('BAD_INPUT', `tensor "${name}" has dtype ${String(t.dtype)}; only float32 and int32 are written.`);
+    }
+    const stored = t.stored ?? DEFAULT_STORED[t.dtype];
+    if (!WRITABLE[t.dtype].includes(stored)) {
+      throw new GenviewError('BAD_INPUT', `tensor "${name}" is ${t.dtype} and cannot be stored as ${String(stored)}.`, {
+        fix: `store ${t.dtype} data as one of ${WRITABLE[t.dtype].join(', ')}.`,
+      });
     }
     const expectedArray = t.dtype === 'float32' ? Float32Array : Int32Array;
     if (!(t.data instanceof expectedArray)) {
@@ -88,8 +117,8 @@ export function encodeSafetensors(tensors: Record<string, SafetensorsTensor>, me
         `tensor "${name}" has shape [${t.shape.join(', ')}] (${elementCount(t.shape)} elements) but ${t.data.length} values.`,
       );
     }
-    const end = offset + t.data.length * BYTES_PER_ELEMENT;
-    header[name] = { dtype: FILE_DTYPE[t.dtype], shape: [...t.shape], data_offsets: [offset, end] };
+    const end = offset + t.data.length * FILE_DTYPES[stored].bytes;
+    header[name] = { dtype: stored, shape: [...t.shape], data_offsets: [offset, end] };
     offset = end;
   }
 
@@ -106,18 +135,71 @@ export function encodeSafetensors(tensors: Record<string, SafetensorsTensor>, me
   const dataStart = 8 + headerLength;
   for (const name of names) {
     const t = tensors[name];
-    const [begin] = (header[name] as { data_offsets: [number, number] }).data_offsets;
-    if (LITTLE_ENDIAN_HOST) {
-      out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), dataStart + begin);
-    } else {
-      for (let i = 0; i < t.data.length; i++) {
-        const at = dataStart + begin + i * BYTES_PER_ELEMENT;
-        if (t.dtype === 'float32') view.setFloat32(at, t.data[i], true);
-        else view.setInt32(at, t.data[i], true);
-      }
-    }
+    const entry = header[name] as { dtype: SafetensorsFileDtype; data_offsets: [number, number] };
+    writeElements(out, view, dataStart + entry.data_offsets[0], t.data, entry.dtype);
   }
   return out;
+}
+
+/** Writes `data` at byte `at` of `out` as `stored`, little-endian. */
+function writeElements(out: Uint8Array, view: DataView, at: number, data: Float32Array | Int32Array, stored: SafetensorsFileDtype): void {
+  if ((stored === 'F32' || stored === 'I32') && LITTLE_ENDIAN_HOST) {
+    out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), at);
+    return;
+  }
+  for (let i = 0; i < data.length; i++) {
+    switch (stored) {
+      case 'F32':
+        view.setFloat32(at + 4 * i, data[i], true);
+        break;
+      case 'I32':
+        view.setInt32(at + 4 * i, data[i], true);
+        break;
+      case 'F16':
+        view.setUint16(at + 2 * i, float32ToFloat16Bits(data[i]), true);
+        break;
+      case 'BF16':
+        view.setUint16(at + 2 * i, float32ToBfloat16Bits(data[i]), true);
+        break;
+      case 'F64':
+        view.setFloat64(at + 8 * i, data[i], true);
+        break;
+      default:
+        throw new GenviewError('INTERNAL', `no writer for ${stored}.`);
+    }
+  }
+}
+
+/** Reads `count` elements of file dtype `stored` from byte `at` into a fresh (aligned, independent) array. */
+function readElements(bytes: Uint8Array, view: DataView, at: number, count: number, stored: SafetensorsFileDtype, name: string, source: string | undefined): Float32Array | Int32Array {
+  if ((stored === 'F32' || stored === 'I32') && LITTLE_ENDIAN_HOST) {
+    // slice() copies, so the result is aligned and independent of the caller's buffer.
+    const copy = bytes.buffer.slice(bytes.byteOffset + at, bytes.byteOffset + at + count * 4);
+    return stored === 'F32' ? new Float32Array(copy) : new Int32Array(copy);
+  }
+  if (stored === 'I32' || stored === 'I64') {
+    const data = new Int32Array(count);
+    for (let i = 0; i < count; i++) {
+      if (stored === 'I32') {
+        data[i] = view.getInt32(at + 4 * i, true);
+        continue;
+      }
+      const value = view.getBigInt64(at + 8 * i, true);
+      if (value > 2147483647n || value < -2147483648n) {
+        fail(`tensor "${name}" (I64) holds ${value} at element ${i}, outside the int32 range GenView computes in.`, source, 'store the tensor as I32, or leave it out of the file.');
+      }
+      data[i] = Number(value);
+    }
+    return data;
+  }
+  const data = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    if (stored === 'F32') data[i] = view.getFloat32(at + 4 * i, true);
+    else if (stored === 'F16') data[i] = float16BitsToFloat32(view.getUint16(at + 2 * i, true));
+    else if (stored === 'BF16') data[i] = bfloat16BitsToFloat32(view.getUint16(at + 2 * i, true));
+    else data[i] = view.getFloat64(at + 8 * i, true);
+  }
+  return data;
 }
 
 interface HeaderEntry {
@@ -206,32 +288,25 @@ export function decodeSafetensors(bytes: Uint8Array, source?: string): Safetenso
 
   const tensors: Record<string, SafetensorsTensor> = {};
   for (const [name, entry] of entries) {
-    const dtype: SafetensorsDtype | undefined = entry.dtype === 'F32' ? 'float32' : entry.dtype === 'I32' ? 'int32' : undefined;
-    if (dtype === undefined) {
-      fail(`tensor "${name}" has dtype ${entry.dtype}; only F32 and I32 are supported.`, source, 'convert the tensor to float32 or int32 before saving.');
+    const stored = Object.hasOwn(FILE_DTYPES, entry.dtype) ? (entry.dtype as SafetensorsFileDtype) : undefined;
+    if (stored === undefined) {
+      fail(
+        `tensor "${name}" has dtype ${entry.dtype}; GenView reads ${READ_DTYPES}.`,
+        source,
+        `convert "${name}" to float32 (or float16/bfloat16) before saving, or leave it out of the file.`,
+      );
     }
+    const { dtype, bytes: width } = FILE_DTYPES[stored];
     const [begin, end] = entry.data_offsets;
     const count = elementCount(entry.shape);
-    if ((end - begin) !== count * BYTES_PER_ELEMENT) {
+    if ((end - begin) !== count * width) {
       fail(
-        `tensor "${name}" has shape [${entry.shape.join(', ')}] (${count * BYTES_PER_ELEMENT} bytes) but data_offsets span ${end - begin} bytes.`,
+        `tensor "${name}" has shape [${entry.shape.join(', ')}] (${count * width} bytes of ${stored}) but data_offsets span ${end - begin} bytes.`,
         source,
       );
     }
-    const at = bytes.byteOffset + dataStart + begin;
-    let data: Float32Array | Int32Array;
-    if (LITTLE_ENDIAN_HOST) {
-      // slice() copies, so the result is aligned and independent of the caller's buffer.
-      const copy = bytes.buffer.slice(at, at + count * BYTES_PER_ELEMENT);
-      data = dtype === 'float32' ? new Float32Array(copy) : new Int32Array(copy);
-    } else {
-      data = dtype === 'float32' ? new Float32Array(count) : new Int32Array(count);
-      for (let i = 0; i < count; i++) {
-        const o = dataStart + begin + i * BYTES_PER_ELEMENT;
-        data[i] = dtype === 'float32' ? view.getFloat32(o, true) : view.getInt32(o, true);
-      }
-    }
-    tensors[name] = { dtype, shape: [...entry.shape], data };
+    const data = readElements(bytes, view, dataStart + begin, count, stored, name, source);
+    tensors[name] = { dtype, shape: [...entry.shape], data, stored };
   }
   return { tensors, metadata };
 }

@@ -80,7 +80,7 @@ function readNpy(bytes: Uint8Array, path: string, where: string): Table {
 
 /**
  * Prior features precomputed elsewhere (e.g. a generative model's encoder run in Python), one row per
- * dataset index: a .safetensors file (F32/I32) or a .npy array.
+ * dataset index: a .safetensors file (F32, F16, BF16, F64, I32 or I64) or a .npy array.
  */
 export function filePrior(path: string, options: FilePriorOptions = {}, where = 'prior'): PriorFeatures {
   let bytes: Uint8Array;
