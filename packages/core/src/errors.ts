@@ -17,6 +17,8 @@ export type GenviewErrorCode =
   | 'NOT_FOUND'
   | 'BACKEND_UNAVAILABLE'
   | 'CHECKPOINT'
+  /** A command-line argument the CLI does not take: an unknown or misplaced option, a missing or malformed value. */
+  | 'BAD_ARGUMENT'
   | 'INTERNAL';
 
 export interface GenviewErrorOptions {

@@ -36,7 +36,7 @@ describe('genview CLI', () => {
     expect(err2.text()).toMatch(/no framework plugin named "simclear".*did you mean "simclr"/s);
 
     const unknownCommand = sink();
-    expect(await main(['trian'], sink(), unknownCommand)).toBe(1);
-    expect(unknownCommand.text()).toMatch(/unknown command "trian"/);
+    expect(await main(['trian'], sink(), unknownCommand)).toBe(2);
+    expect(unknownCommand.text()).toMatch(/\[BAD_ARGUMENT\] unknown command "trian"\. Fix: did you mean train\?/);
   });
 });

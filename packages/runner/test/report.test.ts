@@ -8,7 +8,9 @@ import { ViewStore } from '@genview/views';
 import { describe, expect, it } from 'vitest';
 import { type RunConfig, runConfigSchema } from '../src/config/schema';
 import { histogram, niceAxis } from '../src/report/charts';
-import { type ReportSpecInput, buildReport, collectRuns, parseReportSpec, reportCommand } from '../src/report/index';
+import { main } from '../src/cli/main';
+import { sink } from './output-sink';
+import { type ReportSpecInput, buildReport, collectRuns, parseReportSpec } from '../src/report/index';
 import { decodePng, encodePng, pngSize } from '../src/report/png';
 import type { TrainRunResult } from '../src/run/train';
 import { JsonlLog } from '../src/trainer/metrics-log';
@@ -116,16 +118,6 @@ async function rejection(promise: Promise<unknown>): Promise<GenviewError> {
   throw new Error('expected a rejection');
 }
 
-function sink(): { write: (chunk: string) => boolean; text: () => string } {
-  let buffer = '';
-  return {
-    write(chunk: string) {
-      buffer += chunk;
-      return true;
-    },
-    text: () => buffer,
-  };
-}
 
 function fresh(): string {
   return mkdtempSync(join(tmpdir(), 'genview-report-'));
@@ -314,19 +306,19 @@ describe('genview report: errors and the command', () => {
     const outFile = join(root, 'html', 'report.html');
     const out = sink();
     const err = sink();
-    expect(await reportCommand(['--spec', specFile, '--out', outFile], out, err)).toBe(0);
+    expect(await main(['report', '--spec', specFile, '--out', outFile], out, err)).toBe(0);
     expect(out.text()).toMatch(/^report .*report\.html: 2 arms, 5 runs, \d+ KiB\n$/);
     const html = readFileSync(outFile, 'utf8');
     expect(html).toContain('<th class="num">linear_top1 (%)</th>');
     expect(html).not.toContain('knn_top1@20 (%)');
 
     const usage = sink();
-    expect(await reportCommand(['--spec', specFile], sink(), usage)).toBe(1);
-    expect(usage.text()).toContain('--out is required');
+    expect(await main(['report', '--spec', specFile], sink(), usage)).toBe(2);
+    expect(usage.text()).toMatch(/\[BAD_ARGUMENT\] genview report: --out is required\. Fix: e\.g\. genview report --spec report\.yaml --out report\.html/);
 
     writeFileSync(specFile, 'title: x\narms: []\n');
     const invalid = sink();
-    expect(await reportCommand(['--spec', specFile, '--out', outFile], sink(), invalid)).toBe(2);
+    expect(await main(['report', '--spec', specFile, '--out', outFile], sink(), invalid)).toBe(2);
     expect(invalid.text()).toMatch(/invalid report spec:\n {2}arms: /);
     // A failed build leaves the previous report in place.
     expect(readFileSync(outFile, 'utf8')).toBe(html);

@@ -1,6 +1,6 @@
 import { type AnyPlugin, type Registry, z } from '@genview/core';
 
-interface OptionDoc {
+export interface OptionDoc {
   name: string;
   type: string;
   default?: unknown;
@@ -41,9 +41,19 @@ function typeOf(prop: Record<string, unknown>): string {
   return 'any';
 }
 
+/** The plugins `genview plugins [filter]` shows: all, or those of one kind, name or package. */
+export function matchingPlugins(registry: Registry, filter?: string): AnyPlugin[] {
+  return registry.list().filter((p) => !filter || p.kind === filter || p.name === filter || p.package === filter);
+}
+
+/** What `genview plugins --json` prints for each plugin. */
+export function describePlugin(plugin: AnyPlugin): { kind: string; name: string; package: string; description: string; options: OptionDoc[] } {
+  return { kind: plugin.kind, name: plugin.name, package: plugin.package, description: plugin.description, options: describeOptions(plugin) };
+}
+
 /** The text `genview plugins [filter]` prints. */
 export function formatPluginList(registry: Registry, filter?: string): string {
-  const plugins = registry.list().filter((p) => !filter || p.kind === filter || p.name === filter || p.package === filter);
+  const plugins = matchingPlugins(registry, filter);
   if (plugins.length === 0) return `no plugin matches "${filter}".\n`;
   const lines: string[] = [];
   let kind = '';

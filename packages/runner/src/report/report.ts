@@ -1,10 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { isGenviewError, writeFileAtomic } from '@genview/core';
+import { writeFileAtomic } from '@genview/core';
 import { collectRuns, readQualityWeights } from './collect';
 import { type ReportData, renderReport } from './html';
-import { type ReportSpec, type ReportSpecInput, loadReportSpec, parseReportSpec } from './spec';
+import { type ReportSpec, type ReportSpecInput, parseReportSpec } from './spec';
 import { readViewGrid } from './view-grid';
 
 export interface BuildReportOptions {
@@ -36,13 +35,8 @@ export async function buildReport(spec: ReportSpec | ReportSpecInput, options: B
   return { outFile, bytes: Buffer.byteLength(html), data };
 }
 
-export const REPORT_HELP = `genview report --spec report.yaml --out report.html
-
-Writes one self-contained HTML page (no scripts, no external files) comparing experiment arms:
-mean ± std over seeds of each metric with the baselines, training loss curves, generated views from
-view stores, and quality-weight histograms. Relative paths in the spec start at the spec's folder.
-
-Spec (YAML or JSON):
+/** The spec format, for `genview report --help`. */
+export const REPORT_SPEC_HELP = `Spec (YAML or JSON):
   title: GenView on Fashion-MNIST
   arms:
     - name: MoCo v2 baseline
@@ -54,44 +48,3 @@ Spec (YAML or JSON):
   qualityWeights: [{ name: fg/bg weights, file: weights.json }]         # optional; a JSON array of numbers
   notes: free text shown under the title                                 # optional
 `;
-
-interface Writable {
-  write(chunk: string): unknown;
-}
-
-/** `genview report`; returns the exit code (0 written, 1 usage, 2 a problem with the spec or its inputs). */
-export async function reportCommand(args: string[], out: Writable, err: Writable = out): Promise<number> {
-  let values: { spec?: string; out?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args,
-      allowPositionals: false,
-      options: { spec: { type: 'string' }, out: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } },
-    }));
-  } catch (error) {
-    err.write(`genview report: ${(error as Error).message}\n\n${REPORT_HELP}`);
-    return 1;
-  }
-  if (values.help) {
-    out.write(REPORT_HELP);
-    return 0;
-  }
-  if (!values.spec || !values.out) {
-    err.write(`genview report: ${values.spec ? '--out' : '--spec'} is required.\n\n${REPORT_HELP}`);
-    return 1;
-  }
-  try {
-    const spec = loadReportSpec(values.spec);
-    const result = await buildReport(spec, { outFile: values.out, baseDir: dirname(resolve(values.spec)) });
-    const { arms } = result.data.runs;
-    const runCount = arms.reduce((a, arm) => a + arm.runs.length, 0);
-    out.write(`report ${result.outFile}: ${arms.length} arms, ${runCount} runs, ${(result.bytes / 1024).toFixed(0)} KiB\n`);
-    return 0;
-  } catch (error) {
-    if (isGenviewError(error)) {
-      err.write(`genview: ${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
-}
