@@ -13,9 +13,9 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EventBus, type GenerationParams, type Generator, GenviewError, Registry, Rng, type Tensor3D, tf } from '@genview/core';
+import { EventBus, type GenerationParams, type Generator, GenviewError, Registry, Rng, type Tensor3D, temporaryPathFor, tf } from '@genview/core';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalStoreBackend } from '../src/store/backend';
@@ -313,6 +313,12 @@ describe('ViewStore', () => {
     expect(await store.cleanup()).toEqual([`shards/.shard-000000.tar.${deadPid}.1.0.tmp`]);
     expect([deadYoung, aliveOld, unrelated].every((p) => existsSync(p))).toBe(true);
     expect(await (await ViewStore.open(dir, { tempGraceMs: 0 })).cleanup()).toEqual([`shards/.shard-000001.tar.${deadPid}.2.0.tmp`]);
+    // A temporary tagged with this host is stale as soon as its writer is gone; another host's waits for the grace period.
+    const ours = temporaryPathFor(join(dir, 'shards', 'shard-000003.tar')).replace(`.${process.pid}.`, `.${deadPid}.`);
+    const theirs = ours.replace(/\.h[0-9a-f]{8}\./, '.h00000000.');
+    for (const path of [ours, theirs]) writeFileSync(path, 'x');
+    expect(await store.cleanup()).toEqual([`shards/${basename(ours)}`]);
+    expect(existsSync(theirs)).toBe(true);
   });
 
   it('two writers of the same shard in one process leave it exactly once and identical', async () => {

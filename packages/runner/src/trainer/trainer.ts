@@ -15,6 +15,7 @@ import {
   type Tensor1D,
   type Tensor3D,
   type Tensor4D,
+  removeStaleTemporaries,
   tf,
 } from '@genview/core';
 import { type Optimizer, type OptimizerConfigInput, clipGradNorm, createOptimizer } from '../optim';
@@ -54,6 +55,11 @@ export interface TrainerOptions {
   order?: BatchSchedule;
   /** A monitoring evaluation every `every` steps (e.g. a small kNN). */
   monitor?: { every: number; run: (step: number) => Promise<Record<string, number>> };
+  /**
+   * Once aborted (Ctrl-C in `genview train`), run() finishes the step under way, writes a checkpoint
+   * (with outDir) and returns with `interrupted` set, so `resume` continues exactly from there.
+   */
+  stop?: AbortSignal;
 }
 
 export interface GeneratedViewsOptions {
@@ -84,7 +90,16 @@ export interface TrainSummary {
   cpuSystemSeconds: number;
   /** Where the loop's wall time went, in seconds summed over the run's steps (see TrainPhase). */
   phaseSeconds: Record<TrainPhase, number>;
+  /** Set when options.stop ended the run early: the step it stopped after (its checkpoint's step). */
+  interrupted?: { atStep: number };
 }
+
+/** The per-step logs in outDir; a run truncates them to the step it starts at, so every step appears once. */
+export const METRICS_FILE = 'metrics.jsonl';
+export const QUALITY_WEIGHTS_FILE = 'quality-weights.jsonl';
+
+/** Temporaries of writers on other hosts may be live for this long (see core's removeStaleTemporaries). */
+const TEMP_GRACE_MS = 10 * 60 * 1000;
 
 /**
  * The parts of a step: reading the batch, making the views (generated images included), the quality
@@ -162,8 +177,8 @@ export class Trainer {
     this.generatedRoot = new Rng(options.seed).fork('generated');
     if (options.outDir) {
       mkdirSync(options.outDir, { recursive: true });
-      this.log = new JsonlLog(join(options.outDir, 'metrics.jsonl'));
-      if (options.quality) this.qualityLog = new JsonlLog(join(options.outDir, 'quality-weights.jsonl'));
+      this.log = new JsonlLog(join(options.outDir, METRICS_FILE));
+      if (options.quality) this.qualityLog = new JsonlLog(join(options.outDir, QUALITY_WEIGHTS_FILE));
     }
   }
 
@@ -188,6 +203,21 @@ export class Trainer {
     return meta;
   }
 
+  /**
+   * Before the first step: clears temporaries a killed run left in outDir, and cuts the per-step logs
+   * back to the step this run starts at (the checkpoint's, or 0), since the steps after it run again.
+   */
+  private async prepareOutDir(): Promise<void> {
+    const dir = this.options.outDir;
+    if (!dir) return;
+    const removed = await removeStaleTemporaries(dir, TEMP_GRACE_MS);
+    if (removed.length > 0) this.events.log('trainer', `removed ${removed.length} temporary file(s) an interrupted run left in ${dir}`);
+    for (const name of [METRICS_FILE, QUALITY_WEIGHTS_FILE]) {
+      const dropped = await new JsonlLog(join(dir, name)).truncateAfter(this.startStep);
+      if (dropped > 0) this.events.log('trainer', `${name}: dropped ${dropped} record(s) after step ${this.startStep}; those steps are logged again`);
+    }
+  }
+
   canResume(): boolean {
     return this.options.outDir !== undefined && checkpointExists(this.options.outDir);
   }
@@ -195,9 +225,11 @@ export class Trainer {
   /** Trains from the current step to totalSteps. */
   async run(): Promise<TrainSummary> {
     const { totalSteps, batchSize, logEvery = 10, checkpointEvery = 0 } = this.options;
+    await this.prepareOutDir();
     const started = performance.now();
     const cpuStart = process.cpuUsage();
     let finalLoss = Number.NaN;
+    let interrupted: TrainSummary['interrupted'];
     let windowStart = performance.now();
     let windowImages = 0;
     let imagesPerSecond = 0;
@@ -228,15 +260,22 @@ export class Trainer {
         this.record(step + 1, await monitor.run(step + 1), 'monitor');
       }
       this.clock.mark('monitor');
-      if (this.options.outDir && ((checkpointEvery > 0 && (step + 1) % checkpointEvery === 0) || isLast)) {
+      const stopping = this.options.stop?.aborted === true && !isLast;
+      if (this.options.outDir && ((checkpointEvery > 0 && (step + 1) % checkpointEvery === 0) || isLast || stopping)) {
         await this.checkpoint(step + 1);
       }
       this.clock.mark('checkpoint');
+      if (stopping) {
+        interrupted = { atStep: step + 1 };
+        this.events.log('trainer', `stopped after step ${step + 1} of ${totalSteps}${this.options.outDir ? `; checkpoint written, continue with --resume` : ''}`, 'warn');
+        break;
+      }
     }
     const seconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuStart);
     return {
-      steps: totalSteps - this.startStep,
+      ...(interrupted ? { interrupted } : {}),
+      steps: (interrupted?.atStep ?? totalSteps) - this.startStep,
       startStep: this.startStep,
       finalLoss,
       imagesPerSecond,

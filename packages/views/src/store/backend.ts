@@ -1,6 +1,6 @@
 import { link, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
-import { GenviewError, readFileIfExists, writeFileAtomic } from '@genview/core';
+import { dirname, join, resolve } from 'node:path';
+import { GenviewError, readFileIfExists, removeStaleTemporaries, temporaryPathFor, writeFileAtomic } from '@genview/core';
 
 /**
  * Everything the view store needs from where it lives. Keys are '/'-separated paths relative to the
@@ -31,24 +31,8 @@ export interface StoreBackend {
   removeStaleTemporaries(prefix: string, graceMs: number): Promise<string[]>;
 }
 
-/** The temporary names core's writeFileAtomic (and writeIfAbsent below) use: `.<name>.<pid>.<ms>.<n>.tmp`. */
-const TEMP_PATTERN = /^\..+\.(\d+)\.(\d+)\.(\d+)\.tmp$/;
-
-let tempCounter = 0;
-
 function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
-}
-
-function processAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** A store in a local (or network-mounted) directory. */
@@ -76,7 +60,7 @@ export class LocalStoreBackend implements StoreBackend {
   async writeIfAbsent(key: string, data: Uint8Array | string): Promise<boolean> {
     const path = this.describe(key);
     await mkdir(dirname(path), { recursive: true });
-    const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.${tempCounter++}.tmp`);
+    const temp = temporaryPathFor(path);
     try {
       const handle = await open(temp, 'wx');
       try {
@@ -136,36 +120,9 @@ export class LocalStoreBackend implements StoreBackend {
     }
   }
 
-  /**
-   * A temporary is stale when the process named in it is gone AND it is older than the grace period.
-   * The pid alone is not enough on a shared (NFS) directory, where it may belong to a live writer on
-   * another host; the age alone is not enough for a slow writer on this host.
-   */
+  /** See core's removeStaleTemporaries: this host's dead writers at once, other hosts' after the grace period. */
   async removeStaleTemporaries(prefix: string, graceMs: number): Promise<string[]> {
-    const dir = this.describe(prefix);
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch (error) {
-      if (isMissing(error)) return [];
-      throw error;
-    }
-    const removed: string[] = [];
-    const now = Date.now();
-    for (const name of names) {
-      const match = TEMP_PATTERN.exec(name);
-      if (!match || processAlive(Number(match[1]))) continue;
-      const path = join(dir, name);
-      try {
-        const info = await stat(path);
-        if (now - info.mtimeMs < graceMs) continue;
-        await unlink(path);
-        removed.push(prefix ? `${prefix}/${name}` : name);
-      } catch (error) {
-        // Another cleaner got there first.
-        if (!isMissing(error)) throw error;
-      }
-    }
-    return removed;
+    const removed = await removeStaleTemporaries(this.describe(prefix), graceMs);
+    return removed.map((name) => (prefix ? `${prefix}/${name}` : name));
   }
 }
