@@ -1,6 +1,6 @@
-import { readFileSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { GenviewError, type ModuleVariable, decodeSafetensors, encodeSafetensors, tf, writeFileAtomic } from '@genview/core';
+import { GenviewError, type ModuleVariable, decodeSafetensors, encodeSafetensors, isGenviewError, isTemporaryName, tf, writeFileAtomic } from '@genview/core';
 import type { Optimizer } from '../optim';
 
 export const LAST_CHECKPOINT = 'last.safetensors';
@@ -50,7 +50,68 @@ function readCheckpoint(dir: string) {
   if (!existsSync(path)) {
     throw new GenviewError('CHECKPOINT', `no checkpoint at ${path}.`, { fix: 'train without --resume first, or point outDir at the run to resume.' });
   }
-  return { path, ...decodeSafetensors(new Uint8Array(readFileSync(path))) };
+  let file: ReturnType<typeof decodeSafetensors>;
+  try {
+    file = decodeSafetensors(new Uint8Array(readFileSync(path)), path);
+  } catch (error) {
+    throw damaged(dir, path, isGenviewError(error) ? error.problem : error instanceof Error ? error.message : String(error), error);
+  }
+  const step = Number(file.metadata?.step);
+  if (!Number.isInteger(step) || step < 0) {
+    throw damaged(dir, path, `its metadata has no run position (step = ${JSON.stringify(file.metadata?.step ?? null)}); it was not written by the GenView trainer.`);
+  }
+  return { path, ...file };
+}
+
+/**
+ * A checkpoint that cannot be read: the message names the file, and the fix what a user can do about
+ * it, with the other checkpoints of the folder (and their steps) when there are any.
+ */
+function damaged(dir: string, path: string, problem: string, cause?: unknown): GenviewError {
+  const others = otherCheckpoints(dir, LAST_CHECKPOINT);
+  const earlier =
+    others.length > 0
+      ? `, or resume from an earlier checkpoint by copying it over ${path} (this folder has ${others.map((o) => `${o.name} (${o.step === undefined ? 'unreadable' : `step ${o.step}`})`).join(', ')})`
+      : ' (this folder holds no other checkpoint to resume from)';
+  return new GenviewError('CHECKPOINT', `the checkpoint is damaged: ${problem}`, {
+    where: path,
+    fix: `delete ${path} and run genview train without --resume to train from the start${earlier}.`,
+    cause,
+  });
+}
+
+/** The *.safetensors files of a folder other than `except`, with the step each one's header gives. */
+export function otherCheckpoints(dir: string, except: string): { name: string; step?: number }[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((name) => name.endsWith('.safetensors') && name !== except && !isTemporaryName(name))
+    .sort()
+    .map((name) => ({ name, step: headerStep(join(dir, name)) }));
+}
+
+/** The step in a safetensors file's metadata, read from its header alone; undefined when it has none or is unreadable. */
+export function headerStep(path: string): number | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const head = Buffer.alloc(8);
+    if (readSync(fd, head, 0, 8, 0) !== 8) return undefined;
+    const length = Number(head.readBigUInt64LE(0));
+    if (!(length > 0 && length < 100_000_000)) return undefined;
+    const header = Buffer.alloc(length);
+    if (readSync(fd, header, 0, length, 8) !== length) return undefined;
+    const step = Number((JSON.parse(header.toString('utf8')) as { __metadata__?: { step?: unknown } }).__metadata__?.step);
+    return Number.isInteger(step) && step >= 0 ? step : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 function metaOf(metadata: Record<string, string>): CheckpointMeta {
