@@ -21,7 +21,7 @@ export {
 } from './finetune/fine-tune';
 export { linearClassifier } from './finetune/linear-classifier';
 export { fineTuneEvaluation, fineTuneTrained, fineTuneFromScratch, onlineBackbone, backboneRefOf, type FineTuneRun } from './run/finetune';
-export { generateFromConfig, withBundledModel, type GenerateRunOptions, type GenerateRunResult } from './run/generate';
+export { generateFromConfig, type GenerateRunOptions, type GenerateRunResult } from './run/generate';
 export { buildViewPipelines } from './run/views';
 export { enqueueGenerate, type EnqueueGenerateOptions, type EnqueueGenerateResult } from './queue/coordinator';
 export { runGenerateWorker, type GenerateWorkerOptions, type GenerateWorkerHandle, type ShardJobResult } from './queue/worker';

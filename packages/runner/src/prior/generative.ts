@@ -1,7 +1,7 @@
 import { type Dataset, type EventBus, GenviewError, type Tensor3D, tf } from '@genview/core';
 import type { FeatureSet } from '@genview/eval';
-import { tinyUnclipPath } from '@genview/model-tiny-unclip';
 import { OnnxDiffusionPipeline, readPipelineFolder } from '@genview/views';
+import { BUNDLED_PIPELINE, bundledPipelineDir } from '../bundled/tiny-unclip';
 import { type PriorFeatures, tablePrior } from './features';
 
 export interface GenerativePriorOptions {
@@ -10,13 +10,6 @@ export interface GenerativePriorOptions {
   /** onnxruntime threads per operator; 0 lets onnxruntime choose. */
   threads?: number;
   events?: EventBus;
-}
-
-/** The same alias `genview generate` accepts: the small unCLIP shipped in @genview/model-tiny-unclip. */
-const BUNDLED_PIPELINE = 'tiny-unclip';
-
-function pipelineDir(pipeline: string): string {
-  return pipeline === BUNDLED_PIPELINE ? tinyUnclipPath : pipeline;
 }
 
 /** A loader error re-anchored at the config field that named the folder; the loader's own fix is kept. */
@@ -58,7 +51,7 @@ export async function generativeFeatures(dataset: Dataset, pipeline: string, opt
   }
   const count = dataset.info.size;
   if (count === 0) throw new GenviewError('EMPTY_DATASET', `dataset "${dataset.info.name}" has no samples to embed.`, { where: `${where}.data` });
-  const model = await openPipeline(pipelineDir(pipeline), options.threads ?? 0, where);
+  const model = await openPipeline(await bundledPipelineDir(pipeline, `${where}.pipeline`), options.threads ?? 0, where);
   let features: Float32Array | undefined;
   let dim = 0;
   try {

@@ -3,7 +3,7 @@ import { type EventBus, GenviewError, type PluginRef, type Registry } from '@gen
 import { ViewStore } from '@genview/views';
 import type { RunConfig } from '../config/schema';
 import { createRegistry } from '../registry';
-import { generateStoreDir, generateStoreMeta, openGenerateDataset, withBundledModel } from '../run/generate';
+import { generateStoreDir, generateStoreMeta, openGenerateDataset } from '../run/generate';
 import { GENERATE_QUEUE, type QueueConnection, createQueueClient, loadBullmq } from './connection';
 import { type DeadLetter, type DeadLetterReport, clearDeadLetters, deadLetterPath, failedJobsOf, writeDeadLetters } from './dead-letter';
 import { GENERATE_JOB_NAME, type GenerateJobData, shardJobId, storeHashOf } from './job';
@@ -49,9 +49,11 @@ function refName(ref: PluginRef): string {
 /**
  * The generator's name as the store records it, without opening the pipeline: the coordinator only
  * plans, and a pipeline that fails to load must fail in the workers' jobs, where it is retried and reported.
+ * A bundled alias (`path: tiny-unclip`) stays unresolved here for the same reason: the workers, not the
+ * coordinator's machine, need the model package.
  */
 function generatorName(config: RunConfig, registry: Registry): string {
-  const ref = withBundledModel(config.generate.generator as PluginRef);
+  const ref = config.generate.generator as PluginRef;
   const plugin = registry.resolve('generator', refName(ref), 'generate.generator');
   const { name: _name, ...options } = typeof ref === 'string' ? { name: ref } : ref;
   registry.validate(plugin, options, 'generate.generator');

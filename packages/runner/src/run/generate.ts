@@ -13,9 +13,9 @@ import {
   tf,
 } from '@genview/core';
 import { type StoreMetaInput, ViewStore, type ViewToStore, type WriteShardResult, configHash } from '@genview/views';
-import { tinyUnclipPath } from '@genview/model-tiny-unclip';
 import type { RunConfig } from '../config/schema';
 import { createRegistryWithPlugins } from '../config/plugins';
+import { withBundledModel } from '../bundled/tiny-unclip';
 import { createRunnerServices } from './services';
 import { firstItems } from './subset';
 
@@ -35,14 +35,6 @@ export interface GenerateRunResult {
   viewsWritten: number;
   seconds: number;
 }
-
-/** `path: tiny-unclip` names the pipeline shipped in @genview/model-tiny-unclip, so configs stay portable. */
-export function withBundledModel(ref: PluginRef): PluginRef {
-  if (typeof ref === 'string' || (ref as { path?: unknown }).path !== BUNDLED_MODEL) return ref;
-  return { ...ref, path: tinyUnclipPath };
-}
-
-const BUNDLED_MODEL = 'tiny-unclip';
 
 function toPixels(image: Tensor3D): Uint8Array {
   const values = tf.tidy(() => tf.round(tf.mul(tf.clipByValue(image, 0, 1), 255)));
@@ -135,7 +127,7 @@ export async function openGenerateSession(config: RunConfig, options: Pick<Gener
   try {
     const withServices = { ...context, services };
     const conditioning = await registry.create('conditioning', settings.conditioning as PluginRef, { ...withServices, path: 'generate.conditioning' });
-    generator = await registry.create('generator', withBundledModel(settings.generator as PluginRef), { ...withServices, path: 'generate.generator' });
+    generator = await registry.create('generator', await withBundledModel(settings.generator as PluginRef, 'generate.generator'), { ...withServices, path: 'generate.generator' });
     const storeDir = generateStoreDir(config);
     const store = await ViewStore.openOrCreate(storeDir, generateStoreMeta(config, dataset.info, generator.name), { overwrite: options.overwrite });
     const gen = generator;

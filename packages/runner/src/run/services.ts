@@ -16,8 +16,8 @@ import {
   tf,
   writeFileAtomic,
 } from '@genview/core';
-import { tinyClipPath } from '@genview/model-tiny-unclip';
 import { OnnxClipModel } from '@genview/views';
+import { BUNDLED_CLIP, bundledClipDir } from '../bundled/tiny-unclip';
 import { validateRunConfig } from '../config/load';
 import type { RunConfig } from '../config/schema';
 import { loadMultistageRun } from './multistage';
@@ -29,9 +29,6 @@ import { tokenizerSource } from './tokenizers';
 
 /** The run config a training run leaves in its outDir, with the framework's input shape filled in. */
 export const RUN_CONFIG_FILE = 'config.json';
-
-/** The name (after "onnx:") of the frozen CLIP shipped with @genview/model-tiny-unclip. */
-const BUNDLED_CLIP = 'tiny-clip';
 
 const ACCEPTED = '"checkpoint:<run directory>" (the encoder of a trained run) or "random:<seed>" (this config\'s framework, freshly initialised)';
 
@@ -196,7 +193,7 @@ export function createRunnerServices(options: RunnerServicesOptions): RunnerServ
   const buildVisionLanguage = async (name: string): Promise<FrozenVisionLanguageModel> => {
     const { kind, arg } = splitServiceName(name);
     if (kind === 'onnx' && arg.length > 0) {
-      const model = await OnnxClipModel.load(arg === BUNDLED_CLIP ? tinyClipPath : arg);
+      const model = await OnnxClipModel.load(await bundledClipDir(arg, 'services.visionLanguageModel'));
       own(
         {
           dispose: () => {

@@ -16,7 +16,7 @@ import { createRegistryWithPlugins } from '../config/plugins';
 import { fineTuneFromScratch, fineTuneTrained } from './finetune';
 import { Trainer } from '../trainer/trainer';
 import { withInputShape } from './framework-ref';
-import { withBundledModel } from './generate';
+import { withBundledModel } from '../bundled/tiny-unclip';
 import { trainMultistageAndEvaluate } from './multistage';
 import {
   type RunParts,
@@ -71,7 +71,7 @@ export async function trainFromConfig(config: RunConfig, options: TrainRunOption
     const framework: Framework | undefined = config.mcl ? undefined : await registry.create('framework', frameworkRef, { ...context, path: 'framework' });
     const generated = config.views.generated;
     if (generated) {
-      generator = await registry.create('generator', withBundledModel(generated.generator as PluginRef), { ...context, path: 'views.generated.generator' });
+      generator = await registry.create('generator', await withBundledModel(generated.generator as PluginRef, 'views.generated.generator'), { ...context, path: 'views.generated.generator' });
     }
     if (config.quality) quality = await registry.create('quality', config.quality as PluginRef, { ...context, path: 'quality' });
     // Before the first step, so an interrupted run's checkpoint can already serve as checkpoint:<outDir>.

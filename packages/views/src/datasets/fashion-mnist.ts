@@ -34,7 +34,7 @@ async function packagedDir(where: string): Promise<{ dir: string; classNames: st
         : `no \`dir\` was given and @genview/data-fashion-mnist could not be loaded (${reason}).`,
       {
         where,
-        fix: 'install @genview/data-fashion-mnist (it ships the original files), or set dir to a folder holding {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz].',
+        fix: 'run `npm install @genview/data-fashion-mnist` (it ships the original files; an optional peer of @genview/views and @genview/runner), or set dir to a folder holding {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz].',
         cause: error,
       },
     );
