@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   type Augmentation,
   type BackendReport,
@@ -52,10 +51,7 @@ export interface TrainRunOptions {
   resume?: boolean;
 }
 
-/** The run's hash, stamped on its checkpoints so a resume with another config is flagged. */
-export function hashConfig(config: RunConfig): string {
-  return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
-}
+export { hashConfig } from './config-hash';
 
 /** Runs every configured evaluator on one encoder. */
 export async function evaluateEncoder(
