@@ -25,7 +25,7 @@ describe("the checkpoint's configHash", () => {
     // Another plugin module, or another kind of encoder, is a different run.
     const other = base('/home/a', 0.3);
     expect(hashConfig({ ...other, plugins: ['/home/a/plugins/other.mjs', '@acme/genview-plugins'] })).not.toBe(hashConfig(other));
-    expect(hashConfig({ ...other, quality: { ...(other.quality as object), encoder: 'random:3' } } as typeof other)).not.toBe(hashConfig(other));
+    expect(hashConfig({ ...other, quality: { ...(other.quality as Record<string, unknown>), name: 'genview-fg-bg', encoder: 'random:3' } })).not.toBe(hashConfig(other));
   });
 
   it('two identical runs in different folders write byte-identical checkpoints', async () => {
