@@ -297,6 +297,44 @@ describe('ViewStore', () => {
     expectSameFiles(reference, dir);
   });
 
+  it('rebuilds a garbage index.json from the markers, with a warning that says so', async () => {
+    const dir = fresh('garbage-index');
+    await writeAll(await ViewStore.openOrCreate(dir, META));
+    const good = readFileSync(join(dir, 'index.json'));
+    const warnings = (events: EventBus) => {
+      const out: string[] = [];
+      events.on('log', ({ level, message }) => {
+        if (level === 'warn') out.push(message);
+      });
+      return out;
+    };
+    for (const garbage of ['{"shards": [tru', '{"version":1,"shards":[{"shard":"zero"}]}\n', '\u0000\u0001 not json']) {
+      writeFileSync(join(dir, 'index.json'), garbage);
+      // A reader uses the markers and says the index will be rebuilt by the next writer.
+      const readerEvents = new EventBus();
+      const readerWarnings = warnings(readerEvents);
+      const reader = await ViewStore.open(dir, { events: readerEvents });
+      expect((await reader.readView(9, 2)).params.seed).toBe(9002);
+      expect(readerWarnings).toHaveLength(1);
+      expect(readerWarnings[0]).toContain(`${join(dir, 'index.json')} is damaged`);
+      expect(readerWarnings[0]).toContain('rebuilt by the next `genview generate`');
+      // A writer rebuilds it at once, byte for byte what the markers give, and says so once.
+      const writerEvents = new EventBus();
+      const writerWarnings = warnings(writerEvents);
+      const writer = await ViewStore.openOrCreate(dir, META, { events: writerEvents });
+      expect(writer.isComplete()).toBe(true);
+      expect(writerWarnings).toHaveLength(1);
+      expect(writerWarnings[0]).toMatch(/index\.json is damaged \(it is not (JSON|a store index)/);
+      expect(writerWarnings[0]).toContain('rebuilds it from them');
+      expect(readFileSync(join(dir, 'index.json')).equals(good)).toBe(true);
+    }
+    // A sound index gives no warning.
+    const quiet = new EventBus();
+    const none = warnings(quiet);
+    await ViewStore.openOrCreate(dir, META, { events: quiet });
+    expect(none).toEqual([]);
+  });
+
   it('removes only temporaries of dead writers older than the grace period', async () => {
     const dir = fresh('temps');
     await ViewStore.create(dir, META);

@@ -80,7 +80,7 @@ export async function enqueueGenerate(config: RunConfig, options: EnqueueGenerat
   const { dataset } = await openGenerateDataset(config, registry, events);
   const storeDir = resolve(generateStoreDir(config));
   const meta = generateStoreMeta(config, dataset.info, generatorName(config, registry));
-  const store = await ViewStore.openOrCreate(storeDir, meta, { overwrite: options.overwrite });
+  const store = await ViewStore.openOrCreate(storeDir, meta, { overwrite: options.overwrite, events });
   const storeHash = storeHashOf(storeDir, meta);
   // Workers may run elsewhere: they get the store as an absolute path, and the config as plain JSON.
   const queuedConfig = JSON.parse(JSON.stringify({ ...config, generate: { ...settings, store: storeDir } })) as unknown;

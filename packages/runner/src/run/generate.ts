@@ -129,7 +129,7 @@ export async function openGenerateSession(config: RunConfig, options: Pick<Gener
     const conditioning = await registry.create('conditioning', settings.conditioning as PluginRef, { ...withServices, path: 'generate.conditioning' });
     generator = await registry.create('generator', await withBundledModel(settings.generator as PluginRef, 'generate.generator'), { ...withServices, path: 'generate.generator' });
     const storeDir = generateStoreDir(config);
-    const store = await ViewStore.openOrCreate(storeDir, generateStoreMeta(config, dataset.info, generator.name), { overwrite: options.overwrite });
+    const store = await ViewStore.openOrCreate(storeDir, generateStoreMeta(config, dataset.info, generator.name), { overwrite: options.overwrite, events });
     const gen = generator;
     return {
       storeDir,

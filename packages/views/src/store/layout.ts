@@ -168,3 +168,21 @@ export interface StoreIndex {
   version: number;
   shards: ShardMarker[];
 }
+
+const indexSchema = z.object({ version: z.number().int(), shards: z.array(markerSchema) }).strict();
+
+/** index.json's summary, or what is wrong with it (it is derived from done/, so the fix is always to rebuild it). */
+export function parseIndex(text: string): { index: StoreIndex } | { problem: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { problem: `it is not JSON (${(error as Error).message})` };
+  }
+  const parsed = indexSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { problem: `it is not a store index (${issue?.path.join('.') || '(root)'}: ${issue?.message})` };
+  }
+  return { index: parsed.data };
+}

@@ -1,4 +1,5 @@
 import {
+  type EventBus,
   type GeneratedView,
   type GenerationRequest,
   type Generator,
@@ -55,9 +56,9 @@ export class ViewStoreGenerator implements Generator {
     this.where = where;
   }
 
-  static async open(options: ViewStoreGeneratorOptions, where = NAME): Promise<ViewStoreGenerator> {
+  static async open(options: ViewStoreGeneratorOptions, where = NAME, events?: EventBus): Promise<ViewStoreGenerator> {
     const parsed = parseOptions(viewStoreSchema, options, where);
-    const store = await ViewStore.open(parsed.dir, { cacheShards: parsed.cacheShards });
+    const store = await ViewStore.open(parsed.dir, { cacheShards: parsed.cacheShards, events });
     return new ViewStoreGenerator(store, parsed, where);
   }
 
@@ -131,5 +132,5 @@ export const viewStorePlugin = definePlugin({
   package: '@genview/views',
   description: 'Precomputed generated views from a store written by `genview generate`: view (seed mod K) of each request index, as [H, W, C] in [0, 1].',
   configSchema: viewStoreSchema,
-  create: (config, context) => ViewStoreGenerator.open(config, context.path),
+  create: (config, context) => ViewStoreGenerator.open(config, context.path, context.events),
 });

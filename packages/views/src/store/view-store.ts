@@ -1,4 +1,4 @@
-import { type GenerationParams, GenviewError, type ImageShape } from '@genview/core';
+import { type EventBus, type GenerationParams, GenviewError, type ImageShape } from '@genview/core';
 import { LocalStoreBackend, type StoreBackend } from './backend';
 import {
   DONE_PREFIX,
@@ -15,6 +15,7 @@ import {
   markerKey,
   metaDifferences,
   numShards,
+  parseIndex,
   parseMarker,
   parseStoreMeta,
   sha256Hex,
@@ -53,6 +54,8 @@ export interface ViewStoreOptions {
   cacheShards?: number;
   /** Temporaries of dead writers younger than this are left alone (see LocalStoreBackend). */
   tempGraceMs?: number;
+  /** Where warnings go (a damaged index.json that is rebuilt); the store never prints. */
+  events?: EventBus;
 }
 
 export interface OpenOrCreateOptions extends ViewStoreOptions {
@@ -165,6 +168,11 @@ export class ViewStore {
   private readonly cache = new Map<number, Promise<ShardFiles>>();
   private readonly cacheShards: number;
   private readonly tempGraceMs: number;
+  private readonly events?: EventBus;
+  /** The damaged index.json content already warned about, so one damage gives one warning. */
+  private warnedIndex?: string;
+  /** Opened to write (openOrCreate, create, or a writeShard): a damaged index is rebuilt now rather than later. */
+  private writing = false;
 
   private constructor(backend: StoreBackend, meta: StoreMeta, options: ViewStoreOptions) {
     this.backend = backend;
@@ -172,6 +180,7 @@ export class ViewStore {
     this.shardCount = numShards(meta);
     this.cacheShards = Math.max(1, options.cacheShards ?? DEFAULT_CACHE_SHARDS);
     this.tempGraceMs = options.tempGraceMs ?? DEFAULT_TEMP_GRACE_MS;
+    this.events = options.events;
   }
 
   get location(): string {
@@ -189,6 +198,7 @@ export class ViewStore {
       });
     }
     const store = new ViewStore(backend, parsed, options);
+    store.writing = true;
     await store.refresh();
     return store;
   }
@@ -226,6 +236,7 @@ export class ViewStore {
       if (differences.length > 0) throw mismatchError(backend, differences);
       store = new ViewStore(backend, stored, options);
     }
+    store.writing = true;
     await store.cleanup();
     await store.syncIndex();
     return store;
@@ -333,6 +344,7 @@ export class ViewStore {
     const bytes = writeTar(entries);
     const mine: ShardMarker = { shard, start, end, entries: 2 * K * (end - start), bytes: bytes.length, sha256: sha256Hex(bytes) };
 
+    this.writing = true;
     const existing = await this.readMarker(shard);
     if (existing && this.fitsLayout(existing)) {
       this.markers.set(shard, existing);
@@ -433,7 +445,13 @@ export class ViewStore {
       const before = await this.refreshListing();
       const text = this.indexText([...this.markers.values()]);
       const current = await this.backend.read(INDEX_KEY);
-      if (current === null || !sameBytes(current, new TextEncoder().encode(text))) await this.backend.writeAtomic(INDEX_KEY, text);
+      if (current === null || !sameBytes(current, new TextEncoder().encode(text))) {
+        if (current !== null) {
+          const found = parseIndex(new TextDecoder().decode(current));
+          if ('problem' in found) this.warnDamagedIndex(new TextDecoder().decode(current), found.problem);
+        }
+        await this.backend.writeAtomic(INDEX_KEY, text);
+      }
       const after = await this.listMarkers();
       if ([...after].every((s) => before.has(s))) return;
     }
@@ -448,13 +466,24 @@ export class ViewStore {
   private async readIndex(): Promise<StoreIndex | null> {
     const bytes = await this.backend.read(INDEX_KEY);
     if (!bytes) return null;
-    try {
-      const index = JSON.parse(new TextDecoder().decode(bytes)) as StoreIndex;
-      return Array.isArray(index.shards) ? index : null;
-    } catch {
-      // A damaged summary costs only the marker reads it would have saved.
-      return null;
-    }
+    const text = new TextDecoder().decode(bytes);
+    const parsed = parseIndex(text);
+    if ('index' in parsed) return parsed.index;
+    // A damaged summary costs only the marker reads it would have saved.
+    this.warnDamagedIndex(text, parsed.problem);
+    return null;
+  }
+
+  /** One warning per damaged content of index.json: it is derived from the markers, so the store rebuilds it, but says so. */
+  private warnDamagedIndex(text: string, problem: string): void {
+    if (this.warnedIndex === text) return;
+    this.warnedIndex = text;
+    const then = this.writing ? 'rebuilds it from them' : 'it is rebuilt by the next `genview generate` or `genview verify --repair`';
+    this.events?.log(
+      'view-store',
+      `${this.backend.describe(INDEX_KEY)} is damaged (${problem}); it only summarises the markers in ${this.backend.describe(DONE_PREFIX)}, so the store reads those instead and ${then}.`,
+      'warn',
+    );
   }
 
   private async readMarker(shard: number): Promise<ShardMarker | null> {
