@@ -22,6 +22,7 @@ export {
 export { linearClassifier } from './finetune/linear-classifier';
 export { fineTuneEvaluation, fineTuneTrained, fineTuneFromScratch, onlineBackbone, backboneRefOf, type FineTuneRun } from './run/finetune';
 export { generateFromConfig, type GenerateRunOptions, type GenerateRunResult } from './run/generate';
+export { verifyPath, formatVerify, type VerifyResult, type VerifyOptions, type CheckpointCheck, type StoreCheck } from './run/verify';
 export { buildViewPipelines } from './run/views';
 export { enqueueGenerate, type EnqueueGenerateOptions, type EnqueueGenerateResult } from './queue/coordinator';
 export { runGenerateWorker, type GenerateWorkerOptions, type GenerateWorkerHandle, type ShardJobResult } from './queue/worker';

@@ -49,8 +49,8 @@ export function writeTinyConfig(dir: string, outDir: string, options: TinyRunOpt
   return path;
 }
 
-/** A generate section for the tiny pipeline: 2 views of each of the 64 images, shards of 8. */
-export function tinyGenerateSection(store: string): string {
+/** A generate section for the tiny pipeline: 2 views of each of the first `limit` images (default all 64), shards of 8. */
+export function tinyGenerateSection(store: string, limit = 64): string {
   return [
     'generate:',
     `  generator: { name: onnx-diffusion, path: ${JSON.stringify(TINY_PIPELINE)}, steps: 2, threads: 1 }`,
@@ -59,5 +59,6 @@ export function tinyGenerateSection(store: string): string {
     '  viewsPerImage: 2',
     '  shardSize: 8',
     '  batchSize: 8',
+    `  limit: ${limit}`,
   ].join('\n');
 }

@@ -7,6 +7,7 @@ export const EXIT_CODES = `Exit codes:
        a missing file or plugin (the message names the problem and the fix)
   3    queue runs (generate --queue, eval-sweep): finished, but some jobs failed every attempt
        (listed in the dead-letter report)
+  4    verify: damaged files remain (listed; after --repair only damaged checkpoints count)
   130  interrupted by Ctrl-C / SIGINT (a worker stopped by SIGINT or SIGTERM exits 0)
 `;
 

@@ -8,6 +8,7 @@ import { generateCommand } from './commands/generate';
 import { pluginsCommand } from './commands/plugins';
 import { reportCommand } from './commands/report';
 import { trainCommand } from './commands/train';
+import { verifyCommand } from './commands/verify';
 import { workerCommand } from './commands/worker';
 import { formatCommandHelp, formatTopHelp } from './help';
 import { runnerVersion } from './version';
@@ -21,6 +22,7 @@ export const COMMANDS: readonly CliCommand[] = [
   evalSweepCommand,
   fitForegroundCommand,
   reportCommand,
+  verifyCommand,
   pluginsCommand,
 ];
 

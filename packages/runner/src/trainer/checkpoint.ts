@@ -75,7 +75,7 @@ function damaged(dir: string, path: string, problem: string, cause?: unknown): G
       : ' (this folder holds no other checkpoint to resume from)';
   return new GenviewError('CHECKPOINT', `the checkpoint is damaged: ${problem}`, {
     where: path,
-    fix: `delete ${path} and run genview train without --resume to train from the start${earlier}.`,
+    fix: `delete ${path} and run genview train without --resume to train from the start${earlier}. \`genview verify ${dir}\` checks every checkpoint of the run.`,
     cause,
   });
 }

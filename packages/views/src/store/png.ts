@@ -34,7 +34,7 @@ export async function encodePng(pixels: Uint8Array, shape: ImageShape): Promise<
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
-export async function decodePng(png: Uint8Array, shape: ImageShape, where: string): Promise<Uint8Array> {
+export async function decodePng(png: Uint8Array, shape: ImageShape, where: string, fix = 'the shard is damaged; un-mark it with `genview verify <store> --repair`, then `genview generate` rewrites it.'): Promise<Uint8Array> {
   const sharp = await loadSharp();
   const [height, width, channels] = shape;
   let decoded: { data: Buffer; info: { width: number; height: number; channels: number } };
@@ -46,7 +46,7 @@ export async function decodePng(png: Uint8Array, shape: ImageShape, where: strin
   } catch (error) {
     throw new GenviewError('UNREADABLE_FILE', `could not decode the PNG: ${(error as Error).message}`, {
       where,
-      fix: 'the shard is damaged; run verify with repair and then `genview generate` to rewrite it.',
+      fix,
       cause: error,
     });
   }

@@ -375,10 +375,10 @@ export class ViewStore {
     if (!png || !json) {
       throw new GenviewError('UNREADABLE_FILE', `the shard lacks view ${k} of image ${index}.`, {
         where,
-        fix: 'the shard is damaged; run verify with repair, then `genview generate` to rewrite it.',
+        fix: `the shard is damaged; ${this.repairAdvice()}`,
       });
     }
-    const pixels = await decodePng(png, this.meta.imageShape, where);
+    const pixels = await decodePng(png, this.meta.imageShape, where, `the shard is damaged; ${this.repairAdvice()}`);
     const record = JSON.parse(new TextDecoder().decode(json)) as { params: GenerationParams };
     return { index, k, pixels, shape: [...this.meta.imageShape] as ImageShape, params: record.params };
   }
@@ -541,7 +541,7 @@ export class ViewStore {
     const key = shardKey(shard);
     const where = this.backend.describe(key);
     const bytes = await this.backend.read(key);
-    const fix = 'run verify with repair (it un-marks damaged shards), then `genview generate` to rewrite them.';
+    const fix = this.repairAdvice();
     if (!bytes) throw new GenviewError('UNREADABLE_FILE', 'the shard is marked complete but its file is missing.', { where, fix });
     const sha = sha256Hex(bytes);
     if (sha !== this.markers.get(shard)?.sha256) {
@@ -571,9 +571,14 @@ export class ViewStore {
       const missing = [...expected];
       throw new GenviewError('UNREADABLE_FILE', `shard ${shard} does not hold the expected members: missing ${missing.slice(0, 4).join(', ') || 'none'}${missing.length > 4 ? ` and ${missing.length - 4} more` : ''}; unexpected ${unexpected.slice(0, 4).join(', ') || 'none'}.`, {
         where: this.backend.describe(shardKey(shard)),
-        fix: 'run verify with repair, then `genview generate` to rewrite the shard.',
+        fix: this.repairAdvice(),
       });
     }
+  }
+
+  /** The way out of a damaged shard: un-mark it, then let generate write it again. */
+  private repairAdvice(): string {
+    return `run \`genview verify ${this.location} --repair\` (it un-marks the damaged shards; ViewStore.verify({ repair: true }) does the same in code), then \`genview generate\` with the same config, which rewrites exactly those shards.`;
   }
 
   private missingShard(shard: number, index: number): GenviewError {
