@@ -1,7 +1,7 @@
 export * from './frameworks';
 export * from './prior';
 export * from './optim';
-export { Trainer, type TrainerOptions, type TrainSummary, type TrainPhase, type GeneratedViewsOptions, type GeneratedViewPlan } from './trainer/trainer';
+export { Trainer, TrainingInterrupted, type TrainerOptions, type TrainSummary, type TrainPhase, type GeneratedViewsOptions, type GeneratedViewPlan } from './trainer/trainer';
 export { BatchOrder, type BatchSchedule } from './trainer/data-order';
 export * from './mcl';
 export { saveCheckpoint, loadCheckpoint, loadModelState, checkpointExists, type CheckpointMeta } from './trainer/checkpoint';

@@ -8,7 +8,9 @@ export const EXIT_CODES = `Exit codes:
   3    queue runs (generate --queue, eval-sweep): finished, but some jobs failed every attempt
        (listed in the dead-letter report)
   4    verify: damaged files remain (listed; after --repair only damaged checkpoints count)
-  130  interrupted by Ctrl-C / SIGINT (a worker stopped by SIGINT or SIGTERM exits 0)
+  130  interrupted by Ctrl-C / SIGINT (a worker stopped by SIGINT or SIGTERM exits 0; train first
+       writes a checkpoint that --resume continues)
+  143  train stopped by SIGTERM, after writing its checkpoint
 `;
 
 /** `genview --help`: one line per command, then the global flags, environment and exit codes. */

@@ -19,7 +19,7 @@ import type { OptimizerConfigInput } from '../optim';
 import { createRegistry } from '../registry';
 import { loadModelState } from '../trainer/checkpoint';
 import { namespacedVariables } from '../trainer/named-variables';
-import { type TrainSummary, Trainer, type TrainerOptions } from '../trainer/trainer';
+import { type TrainSummary, Trainer, type TrainerOptions, TrainingInterrupted } from '../trainer/trainer';
 import { integratedEncoder } from './integrate';
 import { accumulatePseudoLabels } from './pseudo-labels';
 import { PseudoLabelBatchOrder } from './sampler';
@@ -71,7 +71,7 @@ export interface MultistageOptions {
   /** Services for the frameworks (e.g. a tokenizer for captions). */
   services?: PluginServices;
   /** Trainer settings shared by every stage (checkpoint cadence, logging, generated views, quality weights...). */
-  trainer?: Pick<TrainerOptions, 'checkpointEvery' | 'logEvery' | 'backend' | 'configHash' | 'generated' | 'quality'>;
+  trainer?: Pick<TrainerOptions, 'checkpointEvery' | 'logEvery' | 'backend' | 'configHash' | 'generated' | 'quality' | 'stop'>;
   /** A monitoring evaluation for each stage's trainer, built for that stage's framework. */
   monitor?: (framework: MclFramework) => TrainerOptions['monitor'];
   /** Called after each stage is trained (and clustered, if it is not the last): e.g. per-stage evaluation. */
@@ -190,6 +190,7 @@ export async function runMultistage(options: MultistageOptions): Promise<Multist
         } finally {
           trainer.dispose();
         }
+        if (summary.interrupted) throw new TrainingInterrupted(summary.interrupted.atStep, totalSteps, dir, stage + 1);
       } catch (error) {
         framework.dispose();
         throw error;

@@ -146,6 +146,7 @@ export async function trainMultistageAndEvaluate(config: RunConfig, options: Tra
       configHash: hashConfig(config),
       generated: generatedViewsOption(config, generator),
       quality,
+      stop: options.stop,
     },
     monitor: (framework) => knnMonitor(config, parts, () => framework.encoder()),
   });

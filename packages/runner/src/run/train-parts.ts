@@ -49,6 +49,11 @@ export interface TrainRunOptions {
   events?: EventBus;
   registry?: Registry;
   resume?: boolean;
+  /**
+   * Once aborted, training stops after the step under way with a checkpoint, and the run rejects
+   * with TrainingInterrupted instead of evaluating (`genview train` aborts it on SIGINT/SIGTERM).
+   */
+  stop?: AbortSignal;
 }
 
 export { hashConfig } from './config-hash';

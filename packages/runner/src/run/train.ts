@@ -14,7 +14,7 @@ import { rawPixelFeatures } from '@genview/eval';
 import type { RunConfig } from '../config/schema';
 import { createRegistryWithPlugins } from '../config/plugins';
 import { fineTuneFromScratch, fineTuneTrained } from './finetune';
-import { Trainer } from '../trainer/trainer';
+import { Trainer, TrainingInterrupted } from '../trainer/trainer';
 import { withInputShape } from './framework-ref';
 import { withBundledModel } from '../bundled/tiny-unclip';
 import { trainMultistageAndEvaluate } from './multistage';
@@ -109,11 +109,16 @@ async function trainAndEvaluate(config: RunConfig, options: TrainRunOptions, par
     backend: backend.chosen,
     configHash: hashConfig(config),
     monitor: knnMonitor(config, parts, () => framework.encoder()),
+    stop: options.stop,
   });
   if (options.resume) trainer.resume();
   events.log('train', `${framework.name} on ${train.info.name} (${train.info.size} images), ${totalSteps} steps of batch ${config.trainer.batchSize}, backend ${backend.chosen}`);
   const summary = await trainer.run();
   trainer.dispose();
+  if (summary.interrupted) {
+    framework.dispose();
+    throw new TrainingInterrupted(summary.interrupted.atStep, totalSteps, config.outDir);
+  }
 
   const data = { train: fullTrain, test };
   const finetuning = { config, registry, events, imageShape: shape, data };

@@ -94,6 +94,25 @@ export interface TrainSummary {
   interrupted?: { atStep: number };
 }
 
+/**
+ * What trainFromConfig (and an MCL run) rejects with when TrainerOptions.stop ended training early:
+ * the checkpoint of `atStep` is written, so `genview train --resume` continues from there. Not a
+ * GenviewError: nothing was wrong, the caller asked to stop.
+ */
+export class TrainingInterrupted extends Error {
+  constructor(
+    readonly atStep: number,
+    readonly totalSteps: number,
+    /** Where the checkpoint went; undefined without outDir. */
+    readonly outDir: string | undefined,
+    /** For an MCL run: the 1-based stage that was stopped. */
+    readonly stage?: number,
+  ) {
+    super(`training stopped after step ${atStep} of ${totalSteps}${stage === undefined ? '' : ` of MCL stage ${stage}`}${outDir ? `; the checkpoint in ${outDir} continues it with --resume` : ''}.`);
+    this.name = 'TrainingInterrupted';
+  }
+}
+
 /** The per-step logs in outDir; a run truncates them to the step it starts at, so every step appears once. */
 export const METRICS_FILE = 'metrics.jsonl';
 export const QUALITY_WEIGHTS_FILE = 'quality-weights.jsonl';
@@ -260,6 +279,8 @@ export class Trainer {
         this.record(step + 1, await monitor.run(step + 1), 'monitor');
       }
       this.clock.mark('monitor');
+      // A step can run on microtasks alone, which would keep a signal's handler (a macrotask) from ever running.
+      if (this.options.stop) await new Promise<void>((resolve) => setImmediate(resolve));
       const stopping = this.options.stop?.aborted === true && !isLast;
       if (this.options.outDir && ((checkpointEvery > 0 && (step + 1) % checkpointEvery === 0) || isLast || stopping)) {
         await this.checkpoint(step + 1);
