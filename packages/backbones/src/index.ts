@@ -14,6 +14,16 @@ export { createVit, VIT_VARIANTS, type Vit, type VitOptions, type VitVariant } f
 export { createMlpHead, type MlpHeadOptions } from './models/mlp-head';
 export { createTextTransformer, firstEosPositions, type TextTransformer, type TextTransformerOptions } from './models/text-transformer';
 export { asFeatureExtractor } from './feature-extractor';
+export {
+  DEFAULT_IGNORED_TORCH_KEYS,
+  fromTorchStateDict,
+  loadTorchWeights,
+  saveTorchWeights,
+  setTorchWeights,
+  toTorchStateDict,
+  type TorchWeightsOptions,
+  type TorchWeightsReport,
+} from './torch-weights';
 export { getWeights, loadWeights, namedVariables, saveWeights, setWeights, type ModuleSet, type SetWeightsOptions } from './weights';
 /** The module toolkit (conv, batch norm, linear, layer norm, attention, init) for writing custom backbones. */
 export * as nn from './nn/index';

@@ -17,6 +17,7 @@ import { type KMeansResult, extractFeatures, kmeans, normaliseRows } from '@genv
 import { type MclFramework, isMclFramework } from '../frameworks/mcl';
 import type { OptimizerConfigInput } from '../optim';
 import { createRegistry } from '../registry';
+import { withoutInitialWeights } from '../run/framework-ref';
 import { loadModelState } from '../trainer/checkpoint';
 import { namespacedVariables } from '../trainer/named-variables';
 import { type TrainSummary, Trainer, type TrainerOptions, TrainingInterrupted } from '../trainer/trainer';
@@ -274,7 +275,8 @@ export async function loadMultistage(options: {
 }): Promise<LoadedMultistage> {
   const registry = options.registry ?? createRegistry();
   const events = options.events ?? new EventBus();
-  const ref = mclFrameworkRef(registry, options.framework, options.imageShape);
+  // Every weight comes from the stage checkpoints: a backbone's initial-weights file is not read again.
+  const ref = mclFrameworkRef(registry, withoutInitialWeights(registry, options.framework), options.imageShape);
   const frameworks: Framework[] = [];
   const steps: number[] = [];
   try {

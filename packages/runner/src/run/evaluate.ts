@@ -5,6 +5,7 @@ import { loadModelState } from '../trainer/checkpoint';
 import { namespacedVariables } from '../trainer/named-variables';
 import { fineTuneTrained } from './finetune';
 import { integratedEncoderName, loadMultistageRun } from './multistage';
+import { withoutInitialWeights } from './framework-ref';
 import { createRunnerServices } from './services';
 import { type EncoderResults, evaluateEncoder, withInputShape } from './train';
 
@@ -30,7 +31,9 @@ export async function evaluateFromConfig(config: RunConfig, options: { events?: 
   });
   try {
     if (config.mcl) return await evaluateMultistage(config, { registry, events, services, dir, data: { train, test } });
-    const framework = await registry.create('framework', withInputShape(registry, config.framework as PluginRef, train.info.imageShape), {
+    // The checkpoint holds every weight: a backbone's initial-weights file is not read again.
+    const ref = withoutInitialWeights(registry, config.framework as PluginRef);
+    const framework = await registry.create('framework', withInputShape(registry, ref, train.info.imageShape), {
       ...context,
       services,
       path: 'framework',

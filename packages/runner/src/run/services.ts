@@ -12,10 +12,13 @@ import {
   type Registry,
   Rng,
   type Tokenizer,
+  decodeSafetensors,
+  readFileIfExists,
   requireVisionLanguageEncoder,
   tf,
   writeFileAtomic,
 } from '@genview/core';
+import { setTorchWeights } from '@genview/backbones';
 import { OnnxClipModel } from '@genview/views';
 import { BUNDLED_CLIP, bundledClipDir } from '../bundled/tiny-unclip';
 import { validateRunConfig } from '../config/load';
@@ -23,14 +26,16 @@ import type { RunConfig } from '../config/schema';
 import { loadMultistageRun } from './multistage';
 import { loadModelState } from '../trainer/checkpoint';
 import { namespacedVariables } from '../trainer/named-variables';
-import { withInputShape } from './framework-ref';
+import { withInputShape, withoutInitialWeights } from './framework-ref';
 import { memoByName } from './memo-by-name';
 import { tokenizerSource } from './tokenizers';
 
 /** The run config a training run leaves in its outDir, with the framework's input shape filled in. */
 export const RUN_CONFIG_FILE = 'config.json';
 
-const ACCEPTED = '"checkpoint:<run directory>" (the encoder of a trained run) or "random:<seed>" (this config\'s framework, freshly initialised)';
+const ACCEPTED =
+  '"checkpoint:<run directory>" (the encoder of a trained run), "safetensors:<file>" (PyTorch weights, torchvision/timm names, ' +
+  'in this config\'s backbone) or "random:<seed>" (this config\'s framework, freshly initialised)';
 
 export interface RunnerServicesOptions {
   /** The run asking: its framework is the one `random:<seed>` builds. */
@@ -171,15 +176,41 @@ export function createRunnerServices(options: RunnerServicesOptions): RunnerServ
       events.log('services', `feature extractor ${name}: MCL integration of ${config.mcl.stages} stages (steps ${loaded.steps.join(', ')})`);
       return loaded.integrated;
     }
-    const framework = await createFramework(config.framework as PluginRef, shape, config.seed, `services.${name}`, { tokenizer: runTokenizer });
+    // The checkpoint holds every weight, so a backbone's initial-weights file is not needed (nor read) again.
+    const ref = withoutInitialWeights(registry, config.framework as PluginRef);
+    const framework = await createFramework(ref, shape, config.seed, `services.${name}`, { tokenizer: runTokenizer });
     const meta = loadModelState(runDir, namespacedVariables(framework.stateModules()));
     events.log('services', `feature extractor ${name}: ${framework.name} at step ${meta.step}`);
     return framework.encoder();
   };
 
+  /** This config's framework with PyTorch weights in its backbone: its encoder is that backbone's features. */
+  const fromSafetensors = async (name: string, file: string): Promise<FeatureExtractor> => {
+    const path = resolve(file);
+    const bytes = await readFileIfExists(path);
+    if (bytes === null) {
+      throw new GenviewError('NOT_FOUND', `no weights file at ${path}.`, { where: name, fix: 'name an existing safetensors file of PyTorch weights.' });
+    }
+    const ref = withoutInitialWeights(registry, options.config.framework as PluginRef);
+    const framework = await createFramework(ref, imageShape, options.config.seed, `services.${name}`, { tokenizer });
+    const backbone = framework.stateModules().find((m) => m.name === 'backbone');
+    const encoder = framework.encoder();
+    if (!backbone || 'embedTexts' in encoder) {
+      throw new GenviewError('INVALID_CONFIG', `safetensors weights fill an image backbone, and framework ${framework.name} ${backbone ? 'encodes images and text' : 'has no module named "backbone"'}.`, {
+        where: name,
+        fix: 'use an image framework (simclr, moco-v2, byol, simsiam, ...) whose backbone matches the file, e.g. resnet-18 with stem: imagenet.',
+      });
+    }
+    const report = setTorchWeights(backbone, decodeSafetensors(bytes, path).tensors, { source: path });
+    const dtypes = Object.entries(report.storedDtypes).map(([d, n]) => `${n} ${d}`).join(', ');
+    events.log('services', `feature extractor ${name}: ${report.loaded} tensors (${dtypes}) in ${framework.name}'s backbone${report.ignored.length ? `, ${report.ignored.length} skipped` : ''}`);
+    return encoder;
+  };
+
   const build = (name: string): Promise<FeatureExtractor> => {
     const { kind, arg } = splitServiceName(name);
     if (kind === 'checkpoint' && arg.length > 0) return fromCheckpoint(name, arg);
+    if (kind === 'safetensors' && arg.length > 0) return fromSafetensors(name, arg);
     if (kind === 'random' && /^\d+$/.test(arg)) {
       return createFramework(options.config.framework as PluginRef, imageShape, Number(arg), `services.${name}`, { tokenizer }).then((f) => f.encoder());
     }
