@@ -12,6 +12,7 @@ export { createRegistry, frameworkPlugins } from './registry';
 export { createRegistryWithPlugins, loadPluginModules, pluginSources, type PluginSource, type PluginLoadOptions } from './config/plugins';
 export { trainFromConfig, evaluateEncoder, type TrainRunResult, type EncoderResults } from './run/train';
 export { evaluateFromConfig } from './run/evaluate';
+export { exportRun, type ExportFormat, type ExportOptions, type ExportResult } from './run/export';
 export {
   fineTuneSemiSupervised,
   fineTuneEvalResult,

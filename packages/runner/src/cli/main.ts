@@ -3,6 +3,7 @@ import { parseCommandArgs, wantsHelp } from './args';
 import type { CliCommand, CliIO } from './command';
 import { evalCommand } from './commands/eval';
 import { evalSweepCommand } from './commands/eval-sweep';
+import { exportCommand } from './commands/export';
 import { fitForegroundCommand } from './commands/fit-foreground';
 import { generateCommand } from './commands/generate';
 import { pluginsCommand } from './commands/plugins';
@@ -23,6 +24,7 @@ export const COMMANDS: readonly CliCommand[] = [
   fitForegroundCommand,
   reportCommand,
   verifyCommand,
+  exportCommand,
   pluginsCommand,
 ];
 

@@ -1,0 +1,84 @@
+import { resolve } from 'node:path';
+import { EventBus, GenviewError, type PluginRef, type Registry, Rng } from '@genview/core';
+import { saveTorchWeights } from '@genview/backbones';
+import { createRegistry } from '../registry';
+import { loadModelState } from '../trainer/checkpoint';
+import { namespacedVariables } from '../trainer/named-variables';
+import { withInputShape, withoutInitialWeights } from './framework-ref';
+import { readRunConfig } from './services';
+
+export type ExportFormat = 'safetensors';
+
+export interface ExportOptions {
+  /** The outDir of a `genview train` run. */
+  runDir: string;
+  format: ExportFormat;
+  /** Default <runDir>/backbone.safetensors. */
+  out?: string;
+  /** How floats are stored; default F32. */
+  dtype?: 'F32' | 'F16' | 'BF16';
+  registry?: Registry;
+  events?: EventBus;
+}
+
+export interface ExportResult {
+  out: string;
+  format: ExportFormat;
+  framework: string;
+  backbone: string;
+  step: number;
+  tensors: number;
+}
+
+/**
+ * Writes a trained run's online backbone for PyTorch: a safetensors state dict with torchvision/timm
+ * names and layouts (OIHW convolutions), which `model.load_state_dict(load_file(path))` takes into the
+ * matching torchvision model once its classifier is removed (`model.fc = torch.nn.Identity()`).
+ */
+export async function exportRun(options: ExportOptions): Promise<ExportResult> {
+  const runDir = resolve(options.runDir);
+  if (options.format !== 'safetensors') {
+    throw new GenviewError('BAD_ARGUMENT', `export format "${String(options.format)}" is not supported.`, {
+      where: 'genview export --format',
+      fix: 'use --format safetensors (ONNX export is not available yet).',
+    });
+  }
+  const config = readRunConfig(runDir);
+  if (config.mcl) {
+    throw new GenviewError('INVALID_CONFIG', `${runDir} is an MCL run: its encoder is the concatenation of every stage's backbone, not one backbone.`, {
+      where: runDir,
+      fix: 'export a single-stage run, or one stage: genview export --run <run>/stage-<s> after copying config.json into it.',
+    });
+  }
+  const registry = options.registry ?? createRegistry();
+  const events = options.events ?? new EventBus();
+  const ref = withoutInitialWeights(registry, config.framework as PluginRef);
+  const shape = (typeof ref === 'object' ? (ref as { inputShape?: [number, number, number] }).inputShape : undefined) ?? undefined;
+  const framework = await registry.create('framework', shape ? withInputShape(registry, ref, shape) : ref, {
+    rng: new Rng(config.seed),
+    events,
+    path: 'framework',
+  });
+  try {
+    const meta = loadModelState(runDir, namespacedVariables(framework.stateModules()));
+    const backbone = framework.trainableModules().find((m) => m.name === 'backbone');
+    if (!backbone) {
+      throw new GenviewError('INVALID_CONFIG', `framework ${framework.name} has no trainable module named "backbone" to export.`, {
+        where: runDir,
+        fix: 'export a run of a framework that names its online backbone "backbone" (every built-in image framework does).',
+      });
+    }
+    const backboneRef = (ref as { backbone?: PluginRef }).backbone;
+    const backboneName = typeof backboneRef === 'string' ? backboneRef : (backboneRef?.name ?? 'unknown');
+    const out = resolve(options.out ?? `${runDir}/backbone.safetensors`);
+    await saveTorchWeights(out, backbone, {
+      stored: options.dtype,
+      metadata: { 'genview.framework': framework.name, 'genview.backbone': backboneName, 'genview.step': String(meta.step) },
+    });
+    const tensors = backbone.variables().length;
+    events.log('export', `${framework.name}'s ${backboneName} at step ${meta.step}: ${tensors} tensors to ${out}`);
+    return { out, format: options.format, framework: framework.name, backbone: backboneName, step: meta.step, tensors };
+  } finally {
+    framework.dispose();
+  }
+}
