@@ -9,6 +9,7 @@ export { stopGradient, l2Normalize } from './ops';
 export * from './batch-norm-training';
 export * from './plugin/contracts';
 export * from './plugin/define';
+export type { FrameworkStages, StageInfo, FinishedStage, StageRun, StageOutcome, StageBatchOrder } from './plugin/stages';
 export { isVisionLanguageEncoder, requireVisionLanguageEncoder } from './plugin/vision-language';
 export * from './plugin/registry';
 export {

@@ -3,7 +3,30 @@ export * from './prior';
 export * from './optim';
 export { Trainer, TrainingInterrupted, type TrainerOptions, type TrainSummary, type TrainPhase, type GeneratedViewsOptions, type GeneratedViewPlan } from './trainer/trainer';
 export { BatchOrder, type BatchSchedule } from './trainer/data-order';
-export * from './mcl';
+export {
+  type LoadedMultistage,
+  type MultistageClustering,
+  type MultistageOptions,
+  type MultistageResult,
+  type MultistageStage,
+  loadMultistage,
+  mclFrameworkRef,
+  runMultistage,
+} from './frameworks/mcl/multistage';
+export {
+  trainStages,
+  loadStages,
+  stageDir,
+  isStagedFramework,
+  lastStageCheckpoint,
+  STAGES_FILE,
+  type StagedFramework,
+  type StagedTrainingOptions,
+  type StagedTrainingResult,
+  type TrainedStage,
+  type LoadedStages,
+  type StagesManifest,
+} from './trainer/stages';
 export { saveCheckpoint, loadCheckpoint, loadModelState, checkpointExists, type CheckpointMeta } from './trainer/checkpoint';
 export { namespacedVariables } from './trainer/named-variables';
 export { runConfigSchema, pluginRefSchema, type PluginRefConfig, type RunConfig } from './config/schema';

@@ -21,8 +21,9 @@ import {
   validateRunConfig,
 } from '@genview/runner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mclStageSteps } from '../src/run/multistage';
+import { mclStageSteps } from '../src/frameworks/mcl/settings';
 import { preflight } from '../src/run/preflight';
+import { migrateRunConfig } from '../src/config/migrate';
 import { sink } from './output-sink';
 
 const EXAMPLES = fileURLToPath(new URL('../../../examples/configs/', import.meta.url));
@@ -67,9 +68,11 @@ interface ResultsFile {
   totalSteps: number;
   summary: { steps: number; startStep: number };
   evaluations: { encoder: string; results: { evaluator: string; metrics: Record<string, number> }[] }[];
-  mcl: {
-    stages: number;
+  stages: {
+    framework: string;
+    count: number;
     stepsPerStage: number[];
+    settings: { negatives: string; clustering: { k: number } };
     perStage: { stage: number; dir: string; steps: number; startStep: number; trainedWithPseudoLabels: number | null; kmeans?: { inertia: number; pseudoLabels: number; file: string } }[];
   };
 }
@@ -110,6 +113,31 @@ describe('mcl run config', () => {
     expectGenviewError(() => preflight({ ...base, mcl: undefined, framework: { name: 'mcl', inner: 'nope' } } as RunConfig, registry), /framework\.inner/);
   });
 
+  it('the deprecated mcl: section reads as the mcl framework reference, with a warning', () => {
+    const legacy = tinyConfig('/tmp/unused', { mcl: { stages: 2, negatives: 'sampler', evaluateStages: false, clustering: { k: 3, algorithm: 'lloyd' } } });
+    const { config, deprecations } = migrateRunConfig(legacy);
+    expect(config.mcl).toBeUndefined();
+    expect(config.eval.stages).toBe(false);
+    expect(config.framework).toEqual({
+      name: 'mcl',
+      inner: legacy.framework,
+      stages: 2,
+      negatives: 'sampler',
+      clustering: { k: 3, nInit: 1, maxIter: 100, tol: 1e-5, algorithm: 'lloyd' },
+      embedBatchSize: 256,
+    });
+    expect(deprecations).toHaveLength(1);
+    expect(deprecations[0]).toMatch(/mcl: section .* deprecated.*framework: \{ name: mcl, inner: simclr, stages: 2/);
+    // Idempotent, and a config in the current form is left alone.
+    expect(migrateRunConfig(config)).toEqual({ config, deprecations: [] });
+    // An mcl reference keeps its own options; the section's must agree with them.
+    expect((migrateRunConfig({ ...legacy, framework: { name: 'mcl', inner: 'byol' } }).config.framework as unknown as { inner: unknown }).inner).toBe('byol');
+    expectGenviewError(() => migrateRunConfig({ ...legacy, framework: { name: 'mcl', stages: 4 } }), /mcl\.stages/);
+    // The current form is checked by preflight too: a plan that does not add up names framework.*.
+    const current = tinyConfig('/tmp/unused', { mcl: undefined, framework: { name: 'mcl', stages: 2, stepsPerStage: [3, 3, 3] } });
+    expectGenviewError(() => preflight(current, createRegistry()), /framework\.stepsPerStage/);
+  });
+
   it('splits the trainer budget evenly over the stages unless stepsPerStage is given', () => {
     const mcl = (more: Record<string, unknown>) => runConfigSchema.parse({ mcl: more }).mcl!;
     expect(mclStageSteps(mcl({ stages: 3 }), 600)).toEqual([200, 200, 200]);
@@ -118,7 +146,8 @@ describe('mcl run config', () => {
     expect(mclStageSteps(mcl({ stages: 2, stepsPerStage: 7 }), 600)).toEqual([7, 7]);
     expect(mclStageSteps(mcl({ stages: 2, stepsPerStage: [5, 9] }), 600)).toEqual([5, 9]);
     expectGenviewError(() => mclStageSteps(mcl({ stages: 4 }), 3), /trainer\.steps/);
-    expectGenviewError(() => mclStageSteps(mcl({ stages: 2, stepsPerStage: [5] }), 600), /mcl\.stepsPerStage/);
+    expectGenviewError(() => mclStageSteps(mcl({ stages: 2, stepsPerStage: [5] }), 600, 'mcl'), /mcl\.stepsPerStage/);
+    expectGenviewError(() => mclStageSteps({ stages: 2, stepsPerStage: [5] }, 600), /framework\.stepsPerStage/);
   });
 
   it("an mcl framework's random-encoder baseline is its inner backbone", () => {
@@ -133,8 +162,9 @@ describe('mcl run config', () => {
     expect(files).toContain('mcl-colored-digits.yaml');
     for (const file of files) preflight(loadRunConfig({ path: join(EXAMPLES, file) }), registry);
     const config = loadRunConfig({ path: join(EXAMPLES, 'mcl-colored-digits.yaml') });
-    expect(config.mcl?.stages).toBe(3);
-    expect(mclStageSteps(config.mcl!, config.trainer.steps!)).toEqual([200, 200, 200]);
+    const framework = config.framework as unknown as { name: string; stages: number };
+    expect(framework).toMatchObject({ name: 'mcl', stages: 3, inner: { name: 'simclr' } });
+    expect(mclStageSteps(framework, config.trainer.steps!)).toEqual([200, 200, 200]);
     expect(config.views.pipelines?.flat().map((r) => (typeof r === 'string' ? r : r.name))).toEqual(['random-resized-crop', 'random-resized-crop']);
   });
 });
@@ -152,8 +182,15 @@ describe('genview train with an mcl section', () => {
     const outDir = join(root, 'run');
     const config = tinyConfig(outDir);
     const before = tf.memory().numTensors;
-    const result = await trainFromConfig(config, { events: new EventBus() });
+    const events = new EventBus();
+    const warnings: string[] = [];
+    events.on('log', ({ level, message }) => {
+      if (level === 'warn') warnings.push(message);
+    });
+    const result = await trainFromConfig(config, { events });
     expect(tf.memory().numTensors).toBe(before);
+    // This config still has the deprecated mcl: section: it trains as before and says how to move it.
+    expect(warnings.filter((w) => /mcl: section .* deprecated/.test(w))).toHaveLength(1);
 
     expect(result.evaluations.map((e) => e.encoder)).toEqual(['mcl integrated (2 stages)', 'mcl stage 1', 'mcl stage 2', 'random encoder', 'raw pixels']);
     expect(result.totalSteps).toBe(6);
@@ -161,8 +198,8 @@ describe('genview train with an mcl section', () => {
     const results = readJson<ResultsFile>(join(outDir, 'results.json'));
     expect(results.evaluations.map((e) => e.encoder)).toEqual(result.evaluations.map((e) => e.encoder));
     for (const e of results.evaluations) expect(e.results[0].metrics['knn_top1@5']).toBeGreaterThanOrEqual(0);
-    expect(results.mcl.stepsPerStage).toEqual([3, 3]);
-    const [stage1, stage2] = results.mcl.perStage;
+    expect(results.stages).toMatchObject({ framework: 'mcl', count: 2, stepsPerStage: [3, 3], settings: { negatives: 'mask', clustering: { k: 3 } } });
+    const [stage1, stage2] = results.stages.perStage;
     expect(stage1).toMatchObject({ stage: 1, dir: 'stage-1', steps: 3, startStep: 0, trainedWithPseudoLabels: null });
     expect(stage2.trainedWithPseudoLabels).toBe(stage1.kmeans!.pseudoLabels);
     expect(stage2.kmeans).toBeUndefined();
@@ -194,6 +231,10 @@ describe('genview train with an mcl section', () => {
     const evaluated = await evaluateFromConfig(config, { events: new EventBus() });
     expect(evaluated.encoder).toBe('mcl integrated (2 stages)');
     expect(evaluated.results[0].metrics).toEqual(results.evaluations[0].results[0].metrics);
+    // ... then every stage alone and the baselines (the untrained network with the run's seed, raw pixels), as training reported them.
+    expect(evaluated.steps).toEqual([3, 3]);
+    expect(evaluated.evaluations.map((e) => e.encoder)).toEqual(results.evaluations.map((e) => e.encoder));
+    expect(evaluated.evaluations.map((e) => e.results[0].metrics)).toEqual(results.evaluations.map((e) => e.results[0].metrics));
     // ... and with the colour as the label, the feature the evaluators do not score by default.
     const byColor = (ref: RunConfig['data']['train']) => ({ ...(ref as { name: string }), labelBy: 'color' });
     const color = await evaluateFromConfig({ ...config, data: { train: byColor(config.data.train), test: byColor(config.data.test) } }, { events: new EventBus() });
@@ -232,10 +273,14 @@ describe('genview train with an mcl section', () => {
     const out = sink();
     expect(await main(['train', '--config', file, '--plain'], out, sink())).toBe(0);
     expect(out.text()).toMatch(/mcl integrated \(2 stages\)/);
-    expect(out.text()).toMatch(/mcl: 2 stages in .*stage-1\.\.stage-2 .*k-means inertia by stage 1: /);
+    expect(out.text()).toMatch(/mcl: 2 stages of 3 \+ 3 steps in .*stage-1\.\.stage-2 .*stage 1: kmeans \{ k 3, inertia \d/);
     const evalOut = sink();
     expect(await main(['eval', '--config', file, '--plain'], evalOut, sink())).toBe(0);
     expect(evalOut.text()).toMatch(/mcl integrated \(2 stages\) · knn/);
+    // The results table: the integrated encoder, then each stage (baselines are off in this config).
+    const table = evalOut.text().slice(evalOut.text().indexOf('evaluated '));
+    expect(table).toMatch(/checkpoint step 3, 3/);
+    expect(table.split('\n').filter((l) => /^mcl (integrated|stage)/.test(l)).map((l) => l.split(/ {2,}/)[0])).toEqual(['mcl integrated (2 stages)', 'mcl stage 1', 'mcl stage 2']);
     // An mcl framework reference works as well as its inner framework; mcl.negatives picks upstream's one-label batches.
     const sampler = await trainFromConfig(
       tinyConfig(join(root, 'sampler'), {
@@ -245,7 +290,7 @@ describe('genview train with an mcl section', () => {
       }),
       { events: new EventBus() },
     );
-    expect(sampler.mcl?.negatives).toBe('sampler');
+    expect(sampler.stages?.settings.negatives).toBe('sampler');
     expect(sampler.evaluations.map((e) => e.encoder)).toEqual(['mcl integrated (2 stages)', 'random encoder', 'raw pixels']);
     // The random encoder is the inner framework's backbone (widths [4, 8]: 8 features), not the default small CNN.
     expect(sampler.evaluations[1].results[0].description).toMatch(/\(D=8\)/);
@@ -277,9 +322,9 @@ describe('genview train with an mcl section', () => {
     expect(tf.memory().numTensors).toBe(before);
 
     // Stage 1 was finished: loaded, not retrained. Stage 2 continued from its step-2 checkpoint.
-    expect(resumed.mcl!.perStage.map((s) => s.startStep)).toEqual([4, 2]);
+    expect(resumed.stages!.perStage.map((s) => s.startStep)).toEqual([4, 2]);
     expect(resumed.summary).toMatchObject({ steps: 2, startStep: 6 });
-    expect(straight.mcl!.perStage.map((s) => s.startStep)).toEqual([0, 0]);
+    expect(straight.stages!.perStage.map((s) => s.startStep)).toEqual([0, 0]);
 
     const file = (dir: string) => readFileSync(join(dir, 'stage-1', 'pseudo-labels.json'), 'utf8');
     expect(file(resumedDir)).toBe(file(straightDir));

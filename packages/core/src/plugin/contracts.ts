@@ -1,5 +1,6 @@
 import type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D, Variable } from '@tensorflow/tfjs-core';
 import type { Rng } from '../rng';
+import type { FrameworkStages } from './stages';
 
 /* ----------------------------------------------------------------------------------------------
  * The instance contracts, one per plugin kind. A plugin's create() returns one of these.
@@ -293,6 +294,11 @@ export interface Framework {
   /** The encoder evaluators measure. */
   encoder(): FeatureExtractor;
   dispose(): void;
+  /**
+   * Present when the framework trains in stages (see FrameworkStages): this instance trains the first
+   * stage and the hooks build the rest. A host that knows nothing of stages trains this instance alone.
+   */
+  readonly stages?: FrameworkStages;
 }
 
 export interface EvalResult {

@@ -1,4 +1,5 @@
 import { pluginRefSchema, z } from '@genview/core';
+import { MCL_CLUSTERING_DEFAULTS, mclClusteringSchema, stepsPerStageSchema } from '../frameworks/mcl/settings';
 
 /** Plugin references live in @genview/core (third-party plugins use them too); re-exported for existing imports. */
 export { pluginRefSchema, type PluginRefConfig } from '@genview/core';
@@ -12,35 +13,18 @@ const scheduleSchema = z
   })
   .strict();
 
-/** k-means after each MCL stage; the defaults are MCL upstream's (10 clusters, mini-batch, 100 iterations, tol 1e-5). */
-const mclClusteringSchema = z
-  .object({
-    /** Clusters per stage (K): pseudo labels multiply by K at every stage. */
-    k: z.number().int().min(1).default(10),
-    /** k-means restarts; the one with the lowest inertia wins. */
-    nInit: z.number().int().min(1).default(1),
-    maxIter: z.number().int().min(1).default(100),
-    tol: z.number().nonnegative().default(1e-5),
-    algorithm: z.enum(['lloyd', 'mini-batch']).default('mini-batch'),
-  })
-  .strict();
-
-export const MCL_CLUSTERING_DEFAULTS = { k: 10, nInit: 1, maxIter: 100, tol: 1e-5, algorithm: 'mini-batch' } as const;
-
 /**
- * Multistage contrastive learning (MCL, METHODS.md section 3): `genview train` runs `stages` stages,
- * each a fresh `mcl` framework around the configured inner framework (framework may name the inner one,
- * e.g. simclr, or an mcl reference), and clusters the training set after every stage but the last.
- * The training budget (trainer.steps, else trainer.epochs) is the total over all stages, split evenly
- * (earlier stages take the remainder), so an MCL run and a single-stage run with the same trainer
- * section train for the same number of steps; stepsPerStage overrides the split.
+ * Deprecated: the run-level section of multistage contrastive learning (MCL, METHODS.md section 3).
+ * Its fields now belong to the mcl framework reference, `framework: { name: mcl, inner: simclr, stages:
+ * 3, ... }`, and `evaluateStages` to `eval.stages`. A config that still has this section is read that
+ * way (config/migrate.ts) with a deprecation warning; the stages train exactly as before.
  */
 export const mclRunSchema = z
   .object({
     /** Number of stages S, the first (ordinary training, no pseudo labels) included. */
     stages: z.number().int().min(1).default(3),
     /** Steps of every stage, or one number per stage; default: the trainer's total split evenly. */
-    stepsPerStage: z.union([z.number().int().positive(), z.array(z.number().int().positive()).nonempty()]).optional(),
+    stepsPerStage: stepsPerStageSchema.optional(),
     clustering: mclClusteringSchema.default({ ...MCL_CLUSTERING_DEFAULTS }),
     /** mask: mixed batches with a pseudo-label negatives mask; sampler: one-label batches (upstream). Default: the mcl framework's own, else mask. */
     negatives: z.enum(['mask', 'sampler']).optional(),
@@ -141,6 +125,11 @@ export const runConfigSchema = z
         evaluators: z.array(pluginRefSchema).default(['knn', 'linear-probe']),
         /** Raw-pixel and random-encoder baselines, measured in the same run. */
         baselines: z.boolean().default(true),
+        /**
+         * For a multi-stage framework (MCL): also evaluate every stage's encoder on its own, after the
+         * integrated one. Default true; no default in the schema, so configs without it hash as before.
+         */
+        stages: z.boolean().optional(),
         /** The monitoring kNN during training uses this many train/test images. */
         monitorTrain: z.number().int().positive().default(10000),
         monitorTest: z.number().int().positive().default(2000),
@@ -168,7 +157,7 @@ export const runConfigSchema = z
       })
       .strict()
       .default({ evaluators: ['knn', 'linear-probe'], baselines: true, monitorTrain: 10000, monitorTest: 2000 }),
-    /** Multistage contrastive learning: present = `genview train` runs MCL's stages (see mclRunSchema). */
+    /** Deprecated: MCL's settings as a run-level section (see mclRunSchema); write them into `framework: { name: mcl, ... }`. */
     mcl: mclRunSchema.optional(),
     /** `genview generate`: precomputed generated views of data.train in a view store. */
     generate: z
@@ -197,4 +186,5 @@ export const runConfigSchema = z
   .strict();
 
 export type RunConfig = z.infer<typeof runConfigSchema>;
+/** The deprecated run-level MCL section. */
 export type MclRunConfig = NonNullable<RunConfig['mcl']>;

@@ -2,7 +2,7 @@ export { simclr } from './simclr';
 export { mocoV2 } from './moco-v2';
 export { byol } from './byol';
 export { simsiam } from './simsiam';
-export { type MclFramework, isMclFramework, mcl } from './mcl';
+export * from './mcl';
 export { createDecoupledFramework, decoupled, type DecoupledParts } from './decoupled';
 export { clip } from './clip';
 export { slip } from './slip';
@@ -11,3 +11,10 @@ export { LogitScale, linearProjection } from './joint-space';
 export { KeyQueue } from './queue';
 // Parts every framework composes with: they live in @genview/core so third-party frameworks need core alone.
 export { backboneFeatures, buildBackbone, buildHead, copyModule, cosineMomentum, emaUpdate, forwardViews, named } from '@genview/core';
+
+import type { PluginKind, PluginRef, Registry } from '@genview/core';
+import type { RunConfig } from '../config/schema';
+import { preflightMcl } from './mcl/legacy-config';
+
+/** Checks of bundled frameworks that need the whole run config and the registry, run by preflight before anything is built. */
+export const frameworkPreflights: readonly ((config: RunConfig, registry: Registry, check: (kind: PluginKind, ref: PluginRef, path: string) => void) => void)[] = [preflightMcl];

@@ -1,11 +1,10 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type EvalResult, GenviewError, type PluginRef } from '@genview/core';
 import { configHash } from '@genview/views';
 import { pluginRefSchema, type RunConfig } from '../config/schema';
-import { stageDir } from '../mcl/multistage';
-import { readRunConfig } from '../run/services';
 import { LAST_CHECKPOINT } from '../trainer/checkpoint';
+import { lastStageCheckpoint } from '../trainer/stages';
 
 /** BullMQ queue of `genview eval-sweep` jobs; `genview worker` serves it beside the generate queue. */
 export const EVAL_QUEUE = 'genview-eval';
@@ -75,17 +74,11 @@ export function sameEvaluator(a: PluginRef, b: PluginRef): boolean {
 
 /**
  * The checkpoint that stands for a run's trained encoder, relative to the run directory: last.safetensors,
- * or for an MCL run (its config has an mcl section) the last stage's, stage-<S>/last.safetensors, which
- * is written only after every earlier stage has finished.
+ * or for a multi-stage run the last stage's, stage-<S>/last.safetensors, which is written only after
+ * every earlier stage has finished.
  */
 export function runCheckpointFile(runDir: string): string {
-  let stages: number | undefined;
-  try {
-    stages = readRunConfig(runDir).mcl?.stages;
-  } catch {
-    stages = undefined;
-  }
-  return stages ? relative(runDir, join(stageDir(runDir, stages - 1), LAST_CHECKPOINT)) : LAST_CHECKPOINT;
+  return lastStageCheckpoint(runDir) ?? LAST_CHECKPOINT;
 }
 
 /**

@@ -68,7 +68,7 @@ export async function runEvalJob(job: EvalJobData, options: { events?: EventBus;
   if (isCurrentResult(readEvalResult(file), ref, before)) return { runDir, evaluator: name, outcome: 'already-current', step: before.step, file };
 
   const single: RunConfig = { ...config, eval: { ...config.eval, evaluators: [ref], finetune: undefined } };
-  const evaluated = await evaluateFromConfig(single, { events: options.events, registry: options.registry, checkpointDir: runDir });
+  const evaluated = await evaluateFromConfig(single, { events: options.events, registry: options.registry, checkpointDir: runDir, encoders: 'trained' });
   const after = checkpointIdentity(runDir, checkpointFile);
   if (after?.step !== before.step || after.configHash !== before.configHash) {
     // Training wrote a new checkpoint meanwhile: which one was evaluated is unknown. The retry evaluates the new one.

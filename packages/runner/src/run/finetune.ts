@@ -17,13 +17,14 @@ import type { RunConfig } from '../config/schema';
 import { fineTuneEvalResult, fineTuneSemiSupervised } from '../finetune/fine-tune';
 
 /**
- * The backbone a config's framework names (frameworks default to the small CNN). An mcl framework's
- * backbone is its inner framework's (`inner`, default simclr).
+ * The backbone a config's framework names (frameworks default to the small CNN). A framework that wraps
+ * another (an `inner` reference and no backbone of its own) has its inner framework's.
  */
 export function backboneRefOf(config: RunConfig): PluginRef {
-  let frameworkRef = (typeof config.framework === 'string' ? { name: config.framework } : config.framework) as Record<string, unknown>;
-  if (frameworkRef.name === 'mcl' || String(frameworkRef.name).endsWith(':mcl')) {
-    const inner = frameworkRef.inner ?? 'simclr';
+  const given = config.framework as PluginRef;
+  let frameworkRef = (typeof given === 'string' ? { name: given } : given) as Record<string, unknown>;
+  while (frameworkRef.backbone === undefined && frameworkRef.inner !== undefined) {
+    const inner = frameworkRef.inner;
     frameworkRef = (typeof inner === 'string' ? { name: inner } : inner) as Record<string, unknown>;
   }
   return (frameworkRef.backbone ?? 'small-cnn') as PluginRef;

@@ -22,10 +22,11 @@ import { setTorchWeights } from '@genview/backbones';
 import { OnnxClipModel } from '@genview/views';
 import { BUNDLED_CLIP, bundledClipDir } from '../bundled/tiny-unclip';
 import { validateRunConfig } from '../config/load';
+import { migrateRunConfig } from '../config/migrate';
 import type { RunConfig } from '../config/schema';
-import { loadMultistageRun } from './multistage';
 import { loadModelState } from '../trainer/checkpoint';
 import { namespacedVariables } from '../trainer/named-variables';
+import { isStagedFramework, loadStages } from '../trainer/stages';
 import { withInputShape, withoutInitialWeights } from './framework-ref';
 import { memoByName } from './memo-by-name';
 import { tokenizerSource } from './tokenizers';
@@ -94,7 +95,7 @@ export function readRunConfig(runDir: string): RunConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new GenviewError('UNREADABLE_FILE', 'the file holds no run config object.', { where: source, fix: 'train the run again, or restore the file.' });
   }
-  return validateRunConfig(raw as Record<string, unknown>, source);
+  return migrateRunConfig(validateRunConfig(raw as Record<string, unknown>, source)).config;
 }
 
 function parseJson(path: string): unknown {
@@ -124,7 +125,7 @@ function savedInputShape(ref: unknown): ImageShape | undefined {
  */
 export function createRunnerServices(options: RunnerServicesOptions): RunnerServices {
   const { registry, events, imageShape } = options;
-  /** Everything built for an extractor: frameworks, and MCL runs' stage sets. */
+  /** Everything built for an extractor: frameworks, and multi-stage runs' stage sets. */
   const owned: { dispose(): void }[] = [];
   let disposed = false;
   /**
@@ -169,16 +170,19 @@ export function createRunnerServices(options: RunnerServicesOptions): RunnerServ
     }
     // A vision-language run encodes text with the tokenizer saved beside its checkpoint.
     const runTokenizer = tokenizerSource({ runDir, reuse: true, settings: config.tokenizer, captions, events });
-    if (config.mcl) {
-      // An MCL run's encoder is its integration of every stage, as `genview train` evaluated it.
-      const loaded = await loadMultistageRun(config, runDir, shape, { registry, events, services: { tokenizer: runTokenizer } });
+    const where = `services.${name}`;
+    // The checkpoints hold every weight, so a backbone's initial-weights file is not needed (nor read) again.
+    const ref = withoutInitialWeights(registry, config.framework as PluginRef);
+    const created = await registry.create('framework', withInputShape(registry, ref, shape), { rng: new Rng(config.seed), events, path: where, services: { tokenizer: runTokenizer } });
+    if (isStagedFramework(created)) {
+      // A multi-stage run's encoder is its integration of every stage, as `genview train` evaluated it.
+      const loaded = await loadStages(created, runDir, config.seed);
       own(loaded, name);
-      events.log('services', `feature extractor ${name}: MCL integration of ${config.mcl.stages} stages (steps ${loaded.steps.join(', ')})`);
+      events.log('services', `feature extractor ${name}: ${created.name} integration of ${loaded.encoders.length} stages (steps ${loaded.steps.join(', ')})`);
       return loaded.integrated;
     }
-    // The checkpoint holds every weight, so a backbone's initial-weights file is not needed (nor read) again.
-    const ref = withoutInitialWeights(registry, config.framework as PluginRef);
-    const framework = await createFramework(ref, shape, config.seed, `services.${name}`, { tokenizer: runTokenizer });
+    own(created, where);
+    const framework = created;
     const meta = loadModelState(runDir, namespacedVariables(framework.stateModules()));
     events.log('services', `feature extractor ${name}: ${framework.name} at step ${meta.step}`);
     return framework.encoder();

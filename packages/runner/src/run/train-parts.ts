@@ -20,11 +20,11 @@ import type { RunConfig } from '../config/schema';
 import type { GeneratedViewsOptions, TrainSummary, TrainerOptions } from '../trainer/trainer';
 import { backboneRefOf } from './finetune';
 import { refusedForNoJointSpace } from './joint-space-eval';
-import type { MclRunSummary } from './multistage';
+import type { StagedRunSummary } from './stages';
 import { firstItems } from './subset';
 
 /**
- * What single-stage training (train.ts) and multistage training (multistage.ts) share: the parts a run
+ * What single-stage training (train.ts) and multi-stage training (stages.ts) share: the parts a run
  * builds, evaluation of an encoder and of the random-init baseline, and the trainer options read from
  * the config. Both import from here, so neither imports the other.
  */
@@ -38,11 +38,11 @@ export interface TrainRunResult {
   backend: BackendReport;
   summary: TrainSummary;
   totalSteps: number;
-  /** The trained encoder, then the baselines measured in the same run (MCL: the integrated encoder, each stage's, then the baselines). */
+  /** The trained encoder, then the baselines measured in the same run (multi-stage: the integrated encoder, each stage's, then the baselines). */
   evaluations: EncoderResults[];
   outDir: string;
-  /** Present for an MCL run (config.mcl): each stage's steps, clustering and pseudo-label file. */
-  mcl?: MclRunSummary;
+  /** Present for a multi-stage framework (FrameworkStages): each stage's steps and what the framework reports of it. */
+  stages?: StagedRunSummary;
 }
 
 export interface TrainRunOptions {
@@ -96,6 +96,8 @@ export interface RunParts {
   backend: BackendReport;
   context: { rng: Rng; events: EventBus; services: PluginServices };
   frameworkRef: PluginRef;
+  /** Stamped on checkpoints (hashConfig of the config as given, before migrations). */
+  configHash: string;
   fullTrain: Dataset;
   train: Dataset;
   test: Dataset;
@@ -107,9 +109,12 @@ export interface RunParts {
 /**
  * The trained architecture at random init. A vision-language framework is rebuilt whole, so its
  * zero-shot and retrieval numbers have a baseline too; otherwise only its backbone is needed
- * (backboneRefOf: an mcl framework's is its inner framework's).
+ * (backboneRefOf: a wrapping framework's is its inner framework's).
  */
-export async function randomEncoderResults(config: RunConfig, parts: RunParts, data: { train: Dataset; test: Dataset }, trained: FeatureExtractor): Promise<EncoderResults> {
+export async function randomEncoderResults(
+  config: RunConfig,
+  parts: Pick<RunParts, 'registry' | 'events' | 'frameworkRef' | 'context' | 'train'>,
+  data: { train: Dataset; test: Dataset }, trained: FeatureExtractor): Promise<EncoderResults> {
   const { registry, events, frameworkRef } = parts;
   const rng = new Rng(config.seed).fork('random-baseline');
   if (isVisionLanguageEncoder(trained)) {

@@ -12,12 +12,14 @@ import {
 } from '@genview/core';
 import { rawPixelFeatures } from '@genview/eval';
 import type { RunConfig } from '../config/schema';
+import { migrateRunConfig } from '../config/migrate';
 import { createRegistryWithPlugins } from '../config/plugins';
 import { fineTuneFromScratch, fineTuneTrained } from './finetune';
 import { Trainer, TrainingInterrupted } from '../trainer/trainer';
 import { withInputShape } from './framework-ref';
 import { withBundledModel } from '../bundled/tiny-unclip';
-import { trainMultistageAndEvaluate } from './multistage';
+import { isStagedFramework } from '../trainer/stages';
+import { trainStagesAndEvaluate } from './stages';
 import {
   type RunParts,
   type TrainRunOptions,
@@ -39,8 +41,10 @@ export type { EncoderResults, TrainRunOptions, TrainRunResult } from './train-pa
 export { evaluateEncoder, hashConfig, withInputShape };
 
 /** `genview train`: builds everything a config names, trains, evaluates against baselines, writes results.json. */
-export async function trainFromConfig(config: RunConfig, options: TrainRunOptions = {}): Promise<TrainRunResult> {
+export async function trainFromConfig(given: RunConfig, options: TrainRunOptions = {}): Promise<TrainRunResult> {
   const events = options.events ?? new EventBus();
+  const { config, deprecations } = migrateRunConfig(given);
+  for (const message of deprecations) events.log('config', message, 'warn');
   const registry = options.registry ?? (await createRegistryWithPlugins(config.plugins));
   preflight(config, registry);
   const backend = await selectBackend({ events });
@@ -64,11 +68,8 @@ export async function trainFromConfig(config: RunConfig, options: TrainRunOption
   try {
     const views = await buildViewPipelines(config.views, registry, shape, context);
     const frameworkRef = withInputShape(registry, config.framework as PluginRef, shape);
-    if (!config.mcl && registry.resolve('framework', typeof frameworkRef === 'string' ? frameworkRef : frameworkRef.name, 'framework').name === 'mcl') {
-      events.log('train', 'framework mcl without an mcl section trains one stage without pseudo labels; add `mcl: { stages: 3 }` to run multistage contrastive learning', 'warn');
-    }
-    // MCL builds a fresh framework per stage (runMultistage); a single-stage run builds its one here.
-    const framework: Framework | undefined = config.mcl ? undefined : await registry.create('framework', frameworkRef, { ...context, path: 'framework' });
+    // A multi-stage framework's instance trains its first stage; trainStagesAndEvaluate builds the rest.
+    const framework = await registry.create('framework', frameworkRef, { ...context, path: 'framework' });
     const generated = config.views.generated;
     if (generated) {
       generator = await registry.create('generator', await withBundledModel(generated.generator as PluginRef, 'views.generated.generator'), { ...context, path: 'views.generated.generator' });
@@ -76,8 +77,9 @@ export async function trainFromConfig(config: RunConfig, options: TrainRunOption
     if (config.quality) quality = await registry.create('quality', config.quality as PluginRef, { ...context, path: 'quality' });
     // Before the first step, so an interrupted run's checkpoint can already serve as checkpoint:<outDir>.
     await saveRunConfig(config.outDir, config, frameworkRef);
-    const parts = { registry, events, backend, context, frameworkRef, fullTrain, train, test, views, generator, quality };
-    if (!framework) return await trainMultistageAndEvaluate(config, options, parts);
+    // The hash of the config as given, so a run started before a migration resumes without a warning.
+    const parts = { registry, events, backend, context, frameworkRef, configHash: hashConfig(given), fullTrain, train, test, views, generator, quality };
+    if (isStagedFramework(framework)) return await trainStagesAndEvaluate(config, options, { ...parts, framework });
     return await trainAndEvaluate(config, options, { ...parts, framework });
   } finally {
     await generator?.dispose?.();
@@ -107,7 +109,7 @@ async function trainAndEvaluate(config: RunConfig, options: TrainRunOptions, par
     quality,
     events,
     backend: backend.chosen,
-    configHash: hashConfig(config),
+    configHash: parts.configHash,
     monitor: knnMonitor(config, parts, () => framework.encoder()),
     stop: options.stop,
   });

@@ -95,7 +95,7 @@ export interface TrainSummary {
 }
 
 /**
- * What trainFromConfig (and an MCL run) rejects with when TrainerOptions.stop ended training early:
+ * What trainFromConfig (and a multi-stage run) rejects with when TrainerOptions.stop ended training early:
  * the checkpoint of `atStep` is written, so `genview train --resume` continues from there. Not a
  * GenviewError: nothing was wrong, the caller asked to stop.
  */
@@ -105,10 +105,10 @@ export class TrainingInterrupted extends Error {
     readonly totalSteps: number,
     /** Where the checkpoint went; undefined without outDir. */
     readonly outDir: string | undefined,
-    /** For an MCL run: the 1-based stage that was stopped. */
+    /** For a multi-stage run: the 1-based stage that was stopped. */
     readonly stage?: number,
   ) {
-    super(`training stopped after step ${atStep} of ${totalSteps}${stage === undefined ? '' : ` of MCL stage ${stage}`}${outDir ? `; the checkpoint in ${outDir} continues it with --resume` : ''}.`);
+    super(`training stopped after step ${atStep} of ${totalSteps}${stage === undefined ? '' : ` of stage ${stage}`}${outDir ? `; the checkpoint in ${outDir} continues it with --resume` : ''}.`);
     this.name = 'TrainingInterrupted';
   }
 }

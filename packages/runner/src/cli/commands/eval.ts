@@ -1,5 +1,6 @@
 import { evaluateFromConfig } from '../../run/evaluate';
 import { defineCommand } from '../command';
+import { formatEvaluationsTable } from '../results-table';
 import { configOption, helpOption, jsonOption, plainOption, pluginOption, setOption } from '../options';
 import { configFrom, registryFrom, withProgress } from '../session';
 
@@ -9,7 +10,9 @@ export const evalCommand = defineCommand({
   usage: ['eval [--config run.yaml] [--set path=value ...] [--plugin SPEC ...] [--checkpoint DIR] [--plain] [--json]'],
   description: [
     "Loads the last checkpoint of the config's run (outDir, or --checkpoint) and runs the configured",
-    'evaluators on its encoder (an MCL run: the integrated encoder of every stage).',
+    'evaluators on its encoder, then the baselines (eval.baselines: the untrained network with the run\'s',
+    'seed, raw pixels). A multi-stage run (MCL): the integrated encoder of every stage, then each stage alone',
+    '(eval.stages), then the baselines. stdout gets the results table (--json: every encoder\'s results).',
   ].join('\n'),
   options: {
     config: configOption,
@@ -23,9 +26,8 @@ export const evalCommand = defineCommand({
   async run(args, io) {
     const config = configFrom(args);
     const registry = await registryFrom(args, config);
-    const result = await withProgress(io, { plain: args.flag('plain') }, (events) =>
-      evaluateFromConfig(config, { events, registry, checkpointDir: args.string('checkpoint') }),
-    );
-    return { result };
+    const dir = args.string('checkpoint') ?? config.outDir;
+    const result = await withProgress(io, { plain: args.flag('plain') }, (events) => evaluateFromConfig(config, { events, registry, checkpointDir: dir }));
+    return { result, text: `\n${formatEvaluationsTable(result.evaluations, `evaluated ${dir} (checkpoint step ${result.steps.join(', ')})`)}\n` };
   },
 });

@@ -2,7 +2,7 @@ import { trainFromConfig } from '../../run/train';
 import { TrainingInterrupted } from '../../trainer/trainer';
 import { defineCommand } from '../command';
 import { configOption, helpOption, jsonOption, plainOption, pluginOption, setOption } from '../options';
-import { formatResultsTable } from '../results-table';
+import { formatResultsTable, formatStagesLine } from '../results-table';
 import { configFrom, registryFrom, withProgress } from '../session';
 import { exitCodeFor, stopOnSignal } from '../signals';
 
@@ -40,10 +40,7 @@ export const trainCommand = defineCommand({
       stop.dispose();
     }
     let text = `\n${formatResultsTable(result)}\nmetrics: ${result.outDir}/metrics.jsonl · results: ${result.outDir}/results.json\n`;
-    if (result.mcl) {
-      const clustered = result.mcl.perStage.filter((s) => s.kmeans).map((s) => `${s.stage}: ${s.kmeans!.inertia.toPrecision(4)}`);
-      text += `mcl: ${result.mcl.stages} stages in ${result.outDir}/stage-1..stage-${result.mcl.stages} (checkpoints, metrics, pseudo-labels.json)${clustered.length > 0 ? ` · k-means inertia by stage ${clustered.join(', ')}` : ''}\n`;
-    }
+    if (result.stages) text += `${formatStagesLine(result.stages, result.outDir)}\n`;
     return { result, text };
   },
 });

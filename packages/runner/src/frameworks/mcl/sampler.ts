@@ -1,5 +1,5 @@
 import { GenviewError, Rng } from '@genview/core';
-import type { BatchSchedule } from '../trainer/data-order';
+import type { BatchSchedule } from '../../trainer/data-order';
 
 /**
  * MCL upstream's batch sampler as a batch schedule: every batch holds samples of one pseudo label only,
