@@ -182,4 +182,17 @@ describe('a third-party multi-stage framework', () => {
     expect(evaluated.evaluations.map((e) => e.encoder)).toEqual(names);
     expect(evaluated.evaluations.map((e) => e.results[0].metrics)).toEqual(result.evaluations.map((e) => e.results[0].metrics));
   }, 120_000);
+
+  it('a stop request ends the stage under way with a checkpoint; --resume continues it and the later stage', async () => {
+    const registry = createRegistry([toyPlugin([])]);
+    const outDir = join(root, 'stopped');
+    const stop = new AbortController();
+    stop.abort();
+    await expect(trainFromConfig(toyConfig(outDir), { registry, events: new EventBus(), stop: stop.signal })).rejects.toMatchObject({ name: 'TrainingInterrupted', atStep: 1, stage: 1 });
+    expect(existsSync(join(outDir, 'stage-1', 'last.safetensors'))).toBe(true);
+    expect(existsSync(join(outDir, 'stage-2'))).toBe(false);
+    const resumed = await trainFromConfig(toyConfig(outDir), { registry, events: new EventBus(), resume: true });
+    expect(resumed.stages?.perStage.map((s) => s.startStep)).toEqual([1, 0]);
+    expect(resumed.summary.steps).toBe(4);
+  }, 120_000);
 });
