@@ -12,6 +12,7 @@ import {
   createRegistry,
   createRunnerServices,
   evaluateFromConfig,
+  exportRun,
   loadRunConfig,
   main,
   parseReportSpec,
@@ -258,6 +259,9 @@ describe('genview train with an mcl section', () => {
     expect(file.encoder).toBe('mcl integrated (2 stages)');
     expect(file.checkpoint).toMatchObject({ file: join('stage-2', 'last.safetensors'), step: 3 });
     expect(file.result.metrics).toEqual(results.evaluations[0].results[0].metrics);
+
+    // One backbone cannot stand for the integration of two stages: export refuses, naming the run.
+    await expect(exportRun({ runDir: outDir, format: 'safetensors' })).rejects.toThrow(/multi-stage mcl run/);
 
     // `genview report` reads the run: the integrated encoder is the trained one, the loss curve spans both stages.
     const collected = await collectRuns(parseReportSpec({ title: 'mcl', arms: [{ name: 'mcl', runs: [outDir] }] }), root);

@@ -4,6 +4,7 @@ import { saveTorchWeights } from '@genview/backbones';
 import { createRegistry } from '../registry';
 import { loadModelState } from '../trainer/checkpoint';
 import { namespacedVariables } from '../trainer/named-variables';
+import { isStagedFramework } from '../trainer/stages';
 import { withInputShape, withoutInitialWeights } from './framework-ref';
 import { readRunConfig } from './services';
 
@@ -44,12 +45,6 @@ export async function exportRun(options: ExportOptions): Promise<ExportResult> {
     });
   }
   const config = readRunConfig(runDir);
-  if (config.mcl) {
-    throw new GenviewError('INVALID_CONFIG', `${runDir} is an MCL run: its encoder is the concatenation of every stage's backbone, not one backbone.`, {
-      where: runDir,
-      fix: 'export a single-stage run, or one stage: genview export --run <run>/stage-<s> after copying config.json into it.',
-    });
-  }
   const registry = options.registry ?? createRegistry();
   const events = options.events ?? new EventBus();
   const ref = withoutInitialWeights(registry, config.framework as PluginRef);
@@ -60,6 +55,12 @@ export async function exportRun(options: ExportOptions): Promise<ExportResult> {
     path: 'framework',
   });
   try {
+    if (isStagedFramework(framework)) {
+      throw new GenviewError('INVALID_CONFIG', `${runDir} is a multi-stage ${framework.name} run: its encoder integrates ${framework.stages.count} stages' backbones, not one backbone.`, {
+        where: runDir,
+        fix: 'export a single-stage run, or one stage: genview export --run <run>/stage-<s> after copying config.json into it.',
+      });
+    }
     const meta = loadModelState(runDir, namespacedVariables(framework.stateModules()));
     const backbone = framework.trainableModules().find((m) => m.name === 'backbone');
     if (!backbone) {

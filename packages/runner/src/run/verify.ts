@@ -6,7 +6,7 @@ import { ViewStore, type VerifyReport } from '@genview/views';
 /**
  * `genview verify`: re-reads what a run or a view store wrote and says what is damaged. A view store's
  * shards are checked against their completion markers (sha256, size, members); every checkpoint
- * (*.safetensors) of a run, its MCL stage folders included, is decoded in full. With `repair`, damaged
+ * (*.safetensors) of a run, its stage folders included, is decoded in full. With `repair`, damaged
  * shards lose their markers, so the next `genview generate` rewrites exactly those.
  */
 
