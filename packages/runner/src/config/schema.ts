@@ -117,9 +117,11 @@ export const runConfigSchema = z
         evalEvery: z.number().int().nonnegative().default(0),
         /** Limit the training set to its first N images (quick runs and tests). */
         limitTrain: z.number().int().positive().optional(),
+        /** Also write TensorBoard event files beside metrics.jsonl (`tensorboard --logdir runs/`). */
+        tensorboard: z.boolean().default(true),
       })
       .strict()
-      .default({ epochs: 1, batchSize: 256, lr: 0.3, scaleLr: true, checkpointEvery: 500, logEvery: 10, evalEvery: 0 }),
+      .default({ epochs: 1, batchSize: 256, lr: 0.3, scaleLr: true, checkpointEvery: 500, logEvery: 10, evalEvery: 0, tensorboard: true }),
     eval: z
       .object({
         evaluators: z.array(pluginRefSchema).default(['knn', 'linear-probe']),

@@ -85,6 +85,7 @@ export async function trainStagesAndEvaluate(config: RunConfig, options: TrainRu
     trainer: {
       checkpointEvery: config.trainer.checkpointEvery,
       logEvery: config.trainer.logEvery,
+      tensorboard: config.trainer.tensorboard,
       backend: backend.chosen,
       configHash: parts.configHash,
       generated: generatedViewsOption(config, generator),

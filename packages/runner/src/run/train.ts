@@ -104,6 +104,7 @@ async function trainAndEvaluate(config: RunConfig, options: TrainRunOptions, par
     outDir: config.outDir,
     checkpointEvery: config.trainer.checkpointEvery,
     logEvery: config.trainer.logEvery,
+    tensorboard: config.trainer.tensorboard,
     gradClipNorm: config.trainer.gradClipNorm,
     generated: generatedViewsOption(config, generator),
     quality,

@@ -91,7 +91,7 @@ export interface StagedTrainingOptions {
    */
   resume?: boolean;
   /** Trainer settings shared by every stage. */
-  trainer?: Pick<TrainerOptions, 'checkpointEvery' | 'logEvery' | 'backend' | 'configHash' | 'generated' | 'quality' | 'stop'>;
+  trainer?: Pick<TrainerOptions, 'checkpointEvery' | 'logEvery' | 'backend' | 'configHash' | 'generated' | 'quality' | 'stop' | 'tensorboard'>;
   /** A monitoring evaluation for each stage's trainer, built for that stage's framework. */
   monitor?: (framework: Framework) => TrainerOptions['monitor'];
   /** Called after each stage is trained and finished (e.g. to evaluate it). */

@@ -22,6 +22,7 @@ import { type Optimizer, type OptimizerConfigInput, clipGradNorm, createOptimize
 import { type CheckpointMeta, checkpointExists, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { BatchOrder, type BatchSchedule } from './data-order';
 import { JsonlLog } from './metrics-log';
+import { TensorboardWriter } from './tensorboard/event-writer';
 import { namespacedVariables } from './named-variables';
 
 export interface TrainerOptions {
@@ -60,6 +61,8 @@ export interface TrainerOptions {
    * (with outDir) and returns with `interrupted` set, so `resume` continues exactly from there.
    */
   stop?: AbortSignal;
+  /** Also write TensorBoard event files (the metrics.jsonl scalars, quality-weight statistics) in outDir. Default true. */
+  tensorboard?: boolean;
 }
 
 export interface GeneratedViewsOptions {
@@ -160,6 +163,7 @@ export class Trainer {
   private readonly log?: JsonlLog;
   /** The pair weights of every logged step, for the report's quality-weight histogram. */
   private readonly qualityLog?: JsonlLog;
+  private tensorboard?: TensorboardWriter;
   private readonly augmentRoot: Rng;
   private readonly generatedRoot: Rng;
   private startStep = 0;
@@ -245,6 +249,9 @@ export class Trainer {
   async run(): Promise<TrainSummary> {
     const { totalSteps, batchSize, logEvery = 10, checkpointEvery = 0 } = this.options;
     await this.prepareOutDir();
+    if (this.options.outDir && (this.options.tensorboard ?? true) && !this.tensorboard) {
+      this.tensorboard = new TensorboardWriter(this.options.outDir, this.startStep);
+    }
     const started = performance.now();
     const cpuStart = process.cpuUsage();
     let finalLoss = Number.NaN;
@@ -258,7 +265,10 @@ export class Trainer {
       const { loss, gradNorm, weights } = await this.step(step, logged);
       finalLoss = loss;
       windowImages += batchSize;
-      if (weights) this.qualityLog?.write({ step: step + 1, weights: Array.from(weights, (w) => Number(w.toPrecision(5))) });
+      if (weights) {
+        this.qualityLog?.write({ step: step + 1, weights: Array.from(weights, (w) => Number(w.toPrecision(5))) });
+        this.tensorboard?.scalars(step + 1, weightStatistics(weights));
+      }
       if (logged) {
         const seconds = (performance.now() - windowStart) / 1000;
         imagesPerSecond = windowImages / seconds;
@@ -499,6 +509,7 @@ export class Trainer {
     const epoch = step / this.order.stepsPerEpoch;
     this.events.emit('metric', { step, epoch, values, split });
     this.log?.write({ step, epoch: Number(epoch.toFixed(4)), ...(split ? { split } : {}), ...values });
+    this.tensorboard?.scalars(step, Object.fromEntries(Object.entries(values).map(([k, v]) => [split ? `${split}/${k}` : k, v])));
   }
 
   private requireOutDir(what: string): string {
@@ -507,4 +518,20 @@ export class Trainer {
     }
     return this.options.outDir;
   }
+}
+
+/** What TensorBoard shows of a step's pair weights: their spread, not every value (quality-weights.jsonl has those). */
+function weightStatistics(weights: ArrayLike<number>): Record<string, number> {
+  let sum = 0;
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < weights.length; i++) {
+    sum += weights[i];
+    min = Math.min(min, weights[i]);
+    max = Math.max(max, weights[i]);
+  }
+  const mean = sum / weights.length;
+  let squares = 0;
+  for (let i = 0; i < weights.length; i++) squares += (weights[i] - mean) ** 2;
+  return { 'quality/weight_mean': mean, 'quality/weight_std': Math.sqrt(squares / weights.length), 'quality/weight_min': min, 'quality/weight_max': max };
 }

@@ -67,7 +67,7 @@ export interface MultistageOptions {
   /** Services for the frameworks (e.g. a tokenizer for captions). */
   services?: PluginServices;
   /** Trainer settings shared by every stage (checkpoint cadence, logging, generated views, quality weights...). */
-  trainer?: Pick<TrainerOptions, 'checkpointEvery' | 'logEvery' | 'backend' | 'configHash' | 'generated' | 'quality' | 'stop'>;
+  trainer?: Pick<TrainerOptions, 'checkpointEvery' | 'logEvery' | 'backend' | 'configHash' | 'generated' | 'quality' | 'stop' | 'tensorboard'>;
   /** A monitoring evaluation for each stage's trainer, built for that stage's framework. */
   monitor?: (framework: MclFramework) => TrainerOptions['monitor'];
   /** Called after each stage is trained (and clustered, if it is not the last): e.g. per-stage evaluation. */
