@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { EventBus, GenviewError, type PluginRef, type Registry, Rng } from '@genview/core';
+import { EventBus, GenviewError, type PluginRef, type Registry, Rng, selectBackend } from '@genview/core';
 import { saveTorchWeights } from '@genview/backbones';
 import { createRegistry } from '../registry';
 import { loadModelState } from '../trainer/checkpoint';
@@ -47,6 +47,7 @@ export async function exportRun(options: ExportOptions): Promise<ExportResult> {
   const config = readRunConfig(runDir);
   const registry = options.registry ?? createRegistry();
   const events = options.events ?? new EventBus();
+  await selectBackend({ events });
   const ref = withoutInitialWeights(registry, config.framework as PluginRef);
   const shape = (typeof ref === 'object' ? (ref as { inputShape?: [number, number, number] }).inputShape : undefined) ?? undefined;
   const framework = await registry.create('framework', shape ? withInputShape(registry, ref, shape) : ref, {
