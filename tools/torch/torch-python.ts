@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 
 /** The PyTorch reference scripts beside this file. */
 export const TORCHVISION_RESNET_SCRIPT = fileURLToPath(new URL('./torchvision_resnet.py', import.meta.url));
+export const TIMM_VIT_SCRIPT = fileURLToPath(new URL('./timm_vit.py', import.meta.url));
 
 let found: { python?: string; reason: string } | undefined;
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GenviewError, Rng, type SafetensorsTensor, decodeSafetensors, encodeSafetensors, tf } from '@genview/core';
 import { createResNet, createVit, fromTorchStateDict, loadTorchWeights, nn, saveTorchWeights, setTorchWeights, toTorchStateDict } from '@genview/backbones';
-import { TORCHVISION_RESNET_SCRIPT, runPython, torchPython } from '../../../tools/torch/torch-python';
+import { TIMM_VIT_SCRIPT, TORCHVISION_RESNET_SCRIPT, runPython, torchPython } from '../../../tools/torch/torch-python';
 import { maxAbsDiff } from './helpers';
 
 const dir = mkdtempSync(join(tmpdir(), 'genview-torch-weights-'));
@@ -175,6 +175,23 @@ describe('against PyTorch', () => {
       tf.dispose([images, expected, ours]);
       net.dispose();
     }
+  });
+
+  it.skipIf(!torch.python)(`a timm-shaped ViT-Tiny's class-token features match ours to 1e-4${torch.reason}`, { timeout: 120_000 }, async () => {
+    const [w, x, f] = ['vit.safetensors', 'vit-x.safetensors', 'vit-f.safetensors'].map((n) => join(dir, n));
+    runPython(torch.python as string, [TIMM_VIT_SCRIPT, 'export', '--variant', 'tiny', '--image-size', '32', '--patch-size', '8', '--depth', '2', '--weights', w, '--input', x, '--features', f]);
+    const vit = createVit({ variant: 'tiny', imageSize: 32, patchSize: 8, depth: 2, rng: new Rng(0), initialize: false });
+    const report = await loadTorchWeights(w, vit);
+    expect(report.ignored).toEqual(['head.bias', 'head.weight']);
+    const images = nhwc(decodeSafetensors(readFileSync(x)).tensors.images);
+    const ref = decodeSafetensors(readFileSync(f)).tensors.features;
+    const expected = tf.tensor2d(ref.data as Float32Array, ref.shape as [number, number]);
+    const ours = vit.apply(images, { training: false });
+    expect(ours.shape).toEqual([2, 192]);
+    expect(tf.max(tf.abs(expected)).dataSync()[0]).toBeGreaterThan(0.5);
+    expect(maxAbsDiff(ours, expected)).toBeLessThan(1e-4);
+    tf.dispose([images, expected, ours]);
+    vit.dispose();
   });
 
   it.skipIf(!torch.python)(`our exported ResNet-18 loads into the torchvision-shaped network strictly, with features equal to 1e-4${torch.reason}`, { timeout: 120_000 }, async () => {
