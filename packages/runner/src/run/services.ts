@@ -71,7 +71,11 @@ export interface RunnerServices extends PluginServices {
  */
 export async function saveRunConfig(outDir: string, config: RunConfig, framework: PluginRef): Promise<void> {
   mkdirSync(outDir, { recursive: true });
-  await writeFileAtomic(join(outDir, RUN_CONFIG_FILE), `${JSON.stringify({ ...config, framework }, null, 2)}\n`);
+  const path = join(outDir, RUN_CONFIG_FILE);
+  const text = `${JSON.stringify({ ...config, framework }, null, 2)}\n`;
+  // A resume usually saves the same config again; not rewriting it keeps a nearly full disk for the checkpoint.
+  if (existsSync(path) && readFileSync(path, 'utf8') === text) return;
+  await writeFileAtomic(path, text);
 }
 
 /** The config a run saved: config.json, else the `config` in results.json (runs older than config.json). */

@@ -1,6 +1,6 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { readFileIfExists, writeFileAtomic } from '@genview/core';
+import { GenviewError, readFileIfExists, writeFileAtomic } from '@genview/core';
 
 /** Appends one JSON object per line; each line is complete on its own, so a crashed run's log stays readable. */
 export class JsonlLog {
@@ -9,7 +9,15 @@ export class JsonlLog {
   }
 
   write(record: Record<string, unknown>): void {
-    appendFileSync(this.path, `${JSON.stringify(record)}\n`);
+    try {
+      appendFileSync(this.path, `${JSON.stringify(record)}\n`);
+    } catch (error) {
+      throw new GenviewError('UNREADABLE_FILE', `could not append to ${this.path}: ${(error as Error).message}.`, {
+        where: this.path,
+        fix: 'free space on its file system (or check that it is writable), then continue with genview train --resume; the last checkpoint is intact.',
+        cause: error,
+      });
+    }
   }
 
   /**

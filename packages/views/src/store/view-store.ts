@@ -227,7 +227,8 @@ export class ViewStore {
     const requested = parseStoreMeta(meta, backend.describe(META_KEY), 'pass a complete meta: dataset, count, viewsPerImage, shardSize, imageShape, generator.');
     if (options.overwrite) await ViewStore.destroy(backend);
     let store: ViewStore;
-    if (await backend.writeIfAbsent(META_KEY, `${stableStringify(requested)}\n`)) {
+    // Creating store.json writes a temporary first even when it exists; a resume on a full disk must not fail on that.
+    if (!(await backend.exists(META_KEY)) && (await backend.writeIfAbsent(META_KEY, `${stableStringify(requested)}\n`))) {
       store = new ViewStore(backend, requested, options);
     } else {
       const stored = await readMeta(backend);
@@ -450,7 +451,13 @@ export class ViewStore {
           const found = parseIndex(new TextDecoder().decode(current));
           if ('problem' in found) this.warnDamagedIndex(new TextDecoder().decode(current), found.problem);
         }
-        await this.backend.writeAtomic(INDEX_KEY, text);
+        try {
+          await this.backend.writeAtomic(INDEX_KEY, text);
+        } catch (error) {
+          // The summary is optional (readers trust the markers alone), so a full disk must not stop a run over it.
+          this.events?.log('view-store', `could not update ${this.backend.describe(INDEX_KEY)} (${(error as Error).message}); the markers in done/ stay the record and the next writer rebuilds it.`, 'warn');
+          return;
+        }
       }
       const after = await this.listMarkers();
       if ([...after].every((s) => before.has(s))) return;
