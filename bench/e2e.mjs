@@ -76,7 +76,7 @@ function runGenview(recipe, { full = false } = {}) {
   if (r.status !== 0) throw new Error(`genview train (${recipe}) failed:\n${(r.stderr || r.stdout).trim().split('\n').slice(-8).join('\n')}`);
   const results = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8'));
   if (!opts.keep) rmSync(outDir, { recursive: true, force: true });
-  const backend = (r.stdout.match(/^backend: (\S+)/m) ?? [])[1] ?? results.backend?.chosen;
+  const backend = (r.stderr.match(/^backend: (\S+)/m) ?? [])[1] ?? results.backend?.chosen;
   const trained = results.evaluations[0].results;
   const knn = trained.find((e) => e.evaluator === 'knn');
   const { summary } = results;

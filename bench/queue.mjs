@@ -96,11 +96,12 @@ async function startWorkers(count, url) {
   for (let i = 0; i < count; i++) {
     const child = spawn(process.execPath, [CLI, 'worker', '--queue', url], { stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
-    child.stderr.on('data', (chunk) => {
+    child.stdout.on('data', (chunk) => {
       log += chunk.toString();
     });
     await new Promise((resolve, reject) => {
-      child.stdout.on('data', (chunk) => {
+      // The worker's status lines are logs: stderr.
+      child.stderr.on('data', (chunk) => {
         log += chunk.toString();
         if (log.includes('worker: taking')) resolve();
       });

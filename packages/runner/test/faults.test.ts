@@ -49,8 +49,10 @@ function genview(args: string[], killWhen?: (text: string) => boolean, delayMs =
       text += chunk.toString();
       check();
     });
+    // Progress lines (the kill triggers) are on stderr, results on stdout.
     child.stderr?.on('data', (chunk: Buffer) => {
       text += chunk.toString();
+      check();
     });
     child.on('error', reject);
     child.on('close', (code, signal) => {
@@ -211,7 +213,8 @@ describe('fault injection', () => {
       // Stopped by SIGINT after step 12: a checkpoint of that step, and the next one due at step 15.
       const child = spawn(process.execPath, [CLI, 'train', '--config', config, '--plain'], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
-      child.stdout?.on('data', (chunk: Buffer) => {
+      child.stdout?.resume();
+      child.stderr?.on('data', (chunk: Buffer) => {
         out += chunk.toString();
         if (/^step 12 /m.test(out)) child.kill('SIGINT');
       });

@@ -218,7 +218,7 @@ describe('GenView training from a config', () => {
     const stdout = sink();
     const stderr = sink();
     const code = await main(['fit-foreground', '--config', file, '--encoder', `checkpoint:${run.outDir}`, '--out', out, '--images', '12', '--plain'], stdout, stderr);
-    expect(stderr.text()).toBe('');
+    expect(stderr.text()).not.toMatch(/genview:/);
     expect(code).toBe(0);
     expect(existsSync(out)).toBe(true);
     const direction = await loadForegroundDirection(out);
@@ -226,6 +226,17 @@ describe('GenView training from a config', () => {
     expect(stdout.text()).toMatch(/from 12 images/);
     expect(stdout.text()).toContain(`threshold ${direction.threshold.toPrecision(6)}`);
     expect(stdout.text()).toMatch(/foreground fraction \d+\.\d %.*explained variance \d+\.\d %/);
+    // stdout holds the two result lines only; the progress went to stderr.
+    expect(stdout.text().trim().split('\n')).toHaveLength(2);
+
+    const json = sink();
+    const log = sink();
+    expect(await main(['fit-foreground', '--config', file, '--encoder', `checkpoint:${run.outDir}`, '--out', out, '--images', '12', '--json'], json, log)).toBe(0);
+    const printed = JSON.parse(json.text()) as { out: string; images: number; direction: { vector: number[]; threshold: number } };
+    expect(printed.out).toBe(out);
+    expect(printed.images).toBe(12);
+    expect(printed.direction.vector).toHaveLength(8);
+    expect(printed.direction.threshold).toBeCloseTo(direction.threshold, 6);
 
     const err = sink();
     expect(await main(['fit-foreground', '--config', file, '--out', out], sink(), err)).toBe(2);

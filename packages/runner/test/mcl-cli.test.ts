@@ -279,8 +279,10 @@ describe('genview train with an mcl section', () => {
     expect(out.text()).toMatch(/mcl integrated \(2 stages\)/);
     expect(out.text()).toMatch(/mcl: 2 stages of 3 \+ 3 steps in .*stage-1\.\.stage-2 .*stage 1: kmeans \{ k 3, inertia \d/);
     const evalOut = sink();
-    expect(await main(['eval', '--config', file, '--plain'], evalOut, sink())).toBe(0);
-    expect(evalOut.text()).toMatch(/mcl integrated \(2 stages\) · knn/);
+    const evalLog = sink();
+    expect(await main(['eval', '--config', file, '--plain'], evalOut, evalLog)).toBe(0);
+    expect(evalLog.text()).toMatch(/\[eval\] mcl integrated \(2 stages\) · knn/);
+    expect(evalOut.text()).not.toMatch(/\[eval\]/);
     // The results table: the integrated encoder, then each stage (baselines are off in this config).
     const table = evalOut.text().slice(evalOut.text().indexOf('evaluated '));
     expect(table).toMatch(/checkpoint step 3, 3/);

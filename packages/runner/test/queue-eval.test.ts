@@ -156,10 +156,11 @@ describe.skipIf(skipReason !== '')(`genview eval-sweep on a BullMQ queue${skipRe
     await Promise.all(workers.splice(0).map((w) => w.close()));
     const worker = spawn('node', [CLI, 'worker', '--queue', redis.url], { stdio: ['ignore', 'pipe', 'pipe'] });
     let workerOut = '';
-    worker.stdout?.on('data', (chunk: Buffer) => {
+    // Its status lines are logs: stderr.
+    worker.stderr?.on('data', (chunk: Buffer) => {
       workerOut += chunk.toString();
     });
-    worker.stderr?.resume();
+    worker.stdout?.resume();
     try {
       const out = join(root, 'cli-sweep.json');
       const sweep = spawn('node', [CLI, 'eval-sweep', '--queue', redis.url, '--runs', `${run('a')},${run('b')}`, '--evaluators', 'knn', '--out', out, '--plain'], {

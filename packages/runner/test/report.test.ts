@@ -312,6 +312,17 @@ describe('genview report: errors and the command', () => {
     expect(html).toContain('<th class="num">linear_top1 (%)</th>');
     expect(html).not.toContain('knn_top1@20 (%)');
 
+    const json = sink();
+    expect(await main(['report', '--spec', specFile, '--out', outFile, '--json'], json, sink())).toBe(0);
+    expect(JSON.parse(json.text())).toEqual({
+      outFile,
+      bytes: Buffer.byteLength(html),
+      arms: [
+        { name: 'MoCo v2 baseline', runs: 3 },
+        { name: '+ generated views', runs: 2 },
+      ],
+    });
+
     const usage = sink();
     expect(await main(['report', '--spec', specFile], sink(), usage)).toBe(2);
     expect(usage.text()).toMatch(/\[BAD_ARGUMENT\] genview report: --out is required\. Fix: e\.g\. genview report --spec report\.yaml --out report\.html/);

@@ -184,7 +184,8 @@ describe.skipIf(!existsSync(CLI))('third-party plugins in the built CLI (plugins
     const evaluated = await cli(['eval', '--config', join(root, 'runs', 'from-config', 'config.json'), '--plain'], tmpdir());
     expect(evaluated.stderr).not.toMatch(/genview:/);
     expect(evaluated.code).toBe(0);
-    expect(evaluated.stdout).toMatch(/loaded tiny-contrast from .*from-config \(step 2\)/);
+    expect(evaluated.stderr).toMatch(/loaded tiny-contrast from .*from-config \(step 2\)/);
+    expect(evaluated.stdout).toMatch(/^\nevaluated .*from-config \(checkpoint step 2\)\n\nencoder +knn_top1@\d+\n-+ +-+\ntiny-contrast +\d+\.\d\d%\n/);
   }, 120_000);
 
   it('genview train takes the module from --plugin, relative to the current directory', async () => {

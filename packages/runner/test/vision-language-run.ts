@@ -68,13 +68,16 @@ export function shapesConfig(options: ShapesRunOptions): { file: string; outDir:
   return { file, outDir, config };
 }
 
-/** Runs `genview <args>` in process; fails the test with its stderr when it does not exit 0. */
+/**
+ * Runs `genview <args>` in process and returns everything it printed: its logs (stderr), then its
+ * results (stdout). Fails the test with its stderr when it does not exit 0.
+ */
 export async function cli(args: string[]): Promise<string> {
   const out = sink();
   const err = sink();
   const code = await main([...args, '--plain'], out, err);
   expect(code, err.text()).toBe(0);
-  return out.text();
+  return `${err.text()}${out.text()}`;
 }
 
 interface StoredResults {

@@ -11,7 +11,7 @@ export function formatEvaluationsTable(evaluations: readonly EncoderResults[], h
     return [e.encoder, ...metricNames.map((m) => (values[m] === undefined ? '—' : `${(100 * values[m]).toFixed(2)}%`))];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
   const descriptions = evaluations[0]?.results.map((r) => `  ${r.evaluator}: ${r.description}`) ?? [];
   return [heading, '', line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), '', 'what the numbers are:', ...descriptions].join('\n');
 }

@@ -21,9 +21,9 @@ export function registryFrom(args: CommandArgs, config: RunConfig | undefined): 
  */
 export async function withProgress<T>(io: CliIO, options: { plain: boolean }, work: (events: EventBus) => Promise<T>): Promise<T> {
   const events = new EventBus();
-  const stop = renderProgress(events, { stream: io.out, plain: options.plain });
+  const stop = renderProgress(events, { stream: io.err, plain: options.plain });
   const offBackend = events.on('backend', ({ chosen, tried }) => {
-    io.out.write(`backend: ${chosen} (${tried.map((t) => `${t.name}: ${t.reason}`).join('; ')})\n`);
+    io.err.write(`backend: ${chosen} (${tried.map((t) => `${t.name}: ${t.reason}`).join('; ')})\n`);
   });
   try {
     return await work(events);

@@ -45,7 +45,7 @@ export const exportCommand = defineCommand({
     }
     const registry = await registryFrom(args, undefined);
     // Logs on stderr, so stdout carries only the result (one JSON document with --json).
-    const result = await withProgress({ out: io.err, err: io.err }, { plain: args.flag('plain') }, (events) =>
+    const result = await withProgress(io, { plain: args.flag('plain') }, (events) =>
       exportRun({ runDir, format, out: args.string('out'), dtype: dtype as (typeof DTYPES)[number], registry, events }),
     );
     return { result, text: `\n${result.framework}'s ${result.backbone} (step ${result.step}, ${result.tensors} tensors) -> ${result.out}\n` };

@@ -38,9 +38,9 @@ export const workerCommand = defineCommand({
         throw error;
       });
       const close = (force?: boolean) => Promise.all([generateWorker.close(force), evalWorker.close(force)]).then(() => undefined);
-      io.out.write(`worker: taking shard and evaluation jobs from ${queue}; SIGTERM or Ctrl-C stops it after the current jobs.\n`);
+      io.err.write(`worker: taking shard and evaluation jobs from ${queue}; SIGTERM or Ctrl-C stops it after the current jobs.\n`);
       const signal = await untilSignal();
-      io.out.write(`worker: ${signal}: finishing the current jobs, then exiting.\n`);
+      io.err.write(`worker: ${signal}: finishing the current jobs, then exiting.\n`);
       // A second signal abandons the jobs: their locks expire and other workers run them again.
       const force = untilSignal().then(() => close(true));
       await Promise.race([close(), force]);
