@@ -11,7 +11,8 @@
         "native/gemm.cc",
         "native/gemm_kernels_x86.cc",
         "native/gemm_kernel_generic.cc",
-        "native/thread_pool.cc"
+        "native/thread_pool.cc",
+        "native/optimizer_update.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       "cflags_cc": ["-O3", "-std=c++17", "-pthread"],

@@ -37,6 +37,7 @@ export interface AddonInfo {
 /** The functions exported by the compiled addon; all write into caller-owned Float32Arrays. */
 export interface NativeAddon {
   conv2d(x: Float32Array, w: Float32Array, y: Float32Array, p: ConvParamList): void;
+  /** Writes every element of dx (no need to zero it first). */
   conv2dBackpropInput(dy: Float32Array, w: Float32Array, dx: Float32Array, p: ConvParamList): void;
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, p: ConvParamList): void;
   batchMatMul(
@@ -83,6 +84,23 @@ export interface NativeAddon {
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, shape: number[], aStrides: number[], bStrides: number[]): void;
   unary(op: number, x: Float32Array, out: Float32Array): void;
   biasActivation(y: Float32Array, bias: Float32Array | null, rows: number, inner: number, relu: boolean): void;
+  /** One Adam step over a variable (see @genview/core's ADAM_UPDATE_KERNEL): writes wOut, mOut and vOut. */
+  adamUpdate(
+    w: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    wOut: Float32Array,
+    mOut: Float32Array,
+    vOut: Float32Array,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    stepSize: number,
+    sqrtBiasCorrection2: number,
+    l2: number,
+    decayFactor: number,
+  ): void;
   info(): AddonInfo;
   /** Raises glibc's mmap/trim thresholds so freed tensor buffers are reused; false where not glibc. */
   tuneMalloc(): boolean;

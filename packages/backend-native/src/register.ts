@@ -18,6 +18,7 @@ import {
 } from './kernels/batch-norm';
 import { BinaryOp, UnaryOp, binaryKernel, unaryKernel } from './kernels/elementwise';
 import { batchMatMulKernel, fusedMatMulKernel } from './kernels/matmul';
+import { ADAM_UPDATE, adamUpdateKernel } from './kernels/optimizer';
 import { meanKernel, sumKernel } from './kernels/reduce';
 import { sliceKernel, splitVKernel, transposeKernel } from './kernels/layout';
 import { unsortedSegmentSumKernel } from './kernels/segment-sum';
@@ -77,14 +78,16 @@ const NATIVE_KERNELS: Record<string, Factory> = {
 };
 
 /**
- * Kernels the cpu backend has no counterpart of: the fused training-mode batch norm that
- * @genview/core's batchNormTraining runs when the backend offers it (and composes from ops otherwise).
+ * Kernels the cpu backend has no counterpart of: the fused training-mode batch norm and Adam step that
+ * @genview/core's batchNormTraining and adamUpdate run when the backend offers them (and compose from
+ * ops otherwise).
  */
 const FUSED_KERNELS: Record<string, (addon: NativeAddon) => KernelFunc> = {
   [BATCH_NORM_TRAINING]: (addon) => batchNormTrainingKernel(addon),
   [BATCH_NORM_TRAINING_GRAD]: (addon) => batchNormTrainingGradKernel(addon),
   [BATCH_NORM_RELU_TRAINING]: (addon) => batchNormTrainingKernel(addon, true),
   [BATCH_NORM_RELU_TRAINING_GRAD]: (addon) => batchNormTrainingGradKernel(addon, true),
+  [ADAM_UPDATE]: adamUpdateKernel,
 };
 
 /** Names of the kernels that run natively (for reports and tests). */

@@ -220,6 +220,7 @@ describe.skipIf(!nativeBuilt)(`native GEMM${nativeBuilt ? '' : ` (skipped: ${SKI
     const x = randomArray(rng, [20, 16, 16, 16]);
     const w = randomArray(rng, [3, 3, 16, 8]);
     const dy = randomArray(rng, [20, 8, 8, 8]);
+    const dyFull = randomArray(rng, [20, 16, 16, 8]);
     const build = () => {
       const xt = tf.tensor4d(x, [20, 16, 16, 16]);
       const wt = tf.tensor4d(w, [3, 3, 16, 8]);
@@ -227,6 +228,8 @@ describe.skipIf(!nativeBuilt)(`native GEMM${nativeBuilt ? '' : ` (skipped: ${SKI
         tf.conv2d(xt, wt, 1, 'same'),
         tf.conv2d(xt, wt, 2, 'same'),
         tf.conv2dTranspose(tf.tensor4d(dy, [20, 8, 8, 8]), wt, [20, 16, 16, 16], 2, 'same'),
+        // Stride 1: the input gradient runs as a forward convolution with the flipped filter.
+        tf.conv2dTranspose(tf.tensor4d(dyFull, [20, 16, 16, 8]), wt, [20, 16, 16, 16], 1, 'same'),
         tf.grad((f) => tf.conv2d(xt, f as tf.Tensor4D, 2, 'same').square().sum())(wt),
       ];
     };

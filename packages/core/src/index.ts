@@ -7,6 +7,7 @@ export * from './events';
 export * from './shapes';
 export { stopGradient, l2Normalize } from './ops';
 export * from './batch-norm-training';
+export * from './adam-update';
 export * from './plugin/contracts';
 export * from './plugin/define';
 export type { FrameworkStages, StageInfo, FinishedStage, StageRun, StageOutcome, StageBatchOrder } from './plugin/stages';

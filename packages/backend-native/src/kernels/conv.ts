@@ -68,8 +68,10 @@ export function conv2dBackpropInputKernel(ctx: KernelContext): KernelFunc {
       false,
       'channelsLast',
     );
-    const dx = new Float32Array(info.inShape[0] * info.inShape[1] * info.inShape[2] * info.inShape[3]);
-    if (dx.length > 0 && dy.length > 0) ctx.addon.conv2dBackpropInput(dy, w, dx, params(info));
+    const dx = allocOutput(info.inShape[0] * info.inShape[1] * info.inShape[2] * info.inShape[3]);
+    // The addon writes every element of dx; an empty dy contributes nothing.
+    if (dy.length === 0) dx.fill(0);
+    else if (dx.length > 0) ctx.addon.conv2dBackpropInput(dy, w, dx, params(info));
     return output(backend, [...info.inShape], dx);
   };
 }

@@ -1,4 +1,4 @@
-import { type ModuleVariable, type Tensor, tf } from '@genview/core';
+import { type ModuleVariable, type Tensor, adamUpdate, tf } from '@genview/core';
 import type { AdamConfig, AdamwConfig } from './config';
 import { SlotOptimizer } from './base';
 
@@ -31,8 +31,6 @@ export class AdamOptimizer extends SlotOptimizer {
     const { beta1, beta2, eps } = this.config;
     const wd = v.decay ? this.config.weightDecay : 0;
     const decoupled = this.config.name === 'adamw';
-    const w = v.variable;
-    const g = !decoupled && wd > 0 ? tf.add(grad, tf.mul(w, wd)) : grad;
 
     const t = (this.counts.get(v.name) ?? 0) + 1;
     this.counts.set(v.name, t);
@@ -40,24 +38,26 @@ export class AdamOptimizer extends SlotOptimizer {
 
     const m = this.slot('exp_avg', v);
     const s = this.slot('exp_avg_sq', v);
-    const mNext = lerp(m, g, 1 - beta1);
-    const sNext = tf.add(tf.mul(s, beta2), tf.mul(tf.mul(g, g), 1 - beta2));
+    // One fused pass per variable where the backend has the kernel (the native rung), the same
+    // formulas as composed tfjs ops elsewhere.
+    const [wNext, mNext, sNext] = adamUpdate(
+      { weights: v.variable, grad, expAvg: m, expAvgSq: s },
+      {
+        beta1,
+        beta2,
+        eps,
+        stepSize: lr / (1 - beta1 ** t),
+        sqrtBiasCorrection2: Math.sqrt(1 - beta2 ** t),
+        l2: !decoupled && wd > 0 ? wd : 0,
+        decayFactor: decoupled && wd > 0 ? 1 - lr * wd : 1,
+      },
+    );
     m.assign(mNext);
     s.assign(sNext);
-
-    const stepSize = lr / (1 - beta1 ** t);
-    const denom = tf.add(tf.div(tf.sqrt(sNext), Math.sqrt(1 - beta2 ** t)), eps);
-    const base = decoupled && wd > 0 ? tf.mul(w, 1 - lr * wd) : w;
-    w.assign(tf.sub(base, tf.mul(tf.div(mNext, denom), stepSize)));
+    v.variable.assign(wNext);
   }
 
   protected override afterRestore(): void {
     for (const v of this.trainable) this.counts.set(v.name, this.slot('step', v).dataSync()[0]);
   }
-}
-
-/** torch.lerp's two forms (it picks by weight to keep rounding small); mirrored to track PyTorch closely. */
-function lerp(start: Tensor, end: Tensor, weight: number): Tensor {
-  const diff = tf.sub(end, start);
-  return Math.abs(weight) < 0.5 ? tf.add(start, tf.mul(diff, weight)) : tf.sub(end, tf.mul(diff, 1 - weight));
 }
