@@ -24,6 +24,15 @@ export {
   type TorchWeightsOptions,
   type TorchWeightsReport,
 } from './torch-weights';
+export {
+  ONNX_INPUT,
+  ONNX_OPSET,
+  ONNX_OUTPUT,
+  backboneToOnnx,
+  saveBackboneOnnx,
+  type BackboneOnnx,
+  type OnnxArchitecture,
+} from './onnx/backbone-onnx';
 export { getWeights, loadWeights, namedVariables, saveWeights, setWeights, type ModuleSet, type SetWeightsOptions } from './weights';
 /** The module toolkit (conv, batch norm, linear, layer norm, attention, init) for writing custom backbones. */
 export * as nn from './nn/index';

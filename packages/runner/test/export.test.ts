@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EventBus, decodeSafetensors, encodeSafetensors, tf } from '@genview/core';
 import { createRegistry, createRunnerServices, main, readRunConfig } from '@genview/runner';
@@ -50,6 +51,7 @@ describe('genview export', () => {
   const file = join(dir, 'backbone.safetensors');
   const inputs = join(dir, 'x.safetensors');
   let ours: number[] = [];
+  let imagesNchwData = new Float32Array(0);
 
   it('writes the trained backbone with torchvision names and OIHW layout; it loads back as safetensors:<file> unchanged', { timeout: 180_000 }, async () => {
     expect(await main(['train', '--config', config, '--plain'], sink(), sink())).toBe(0);
@@ -65,6 +67,7 @@ describe('genview export', () => {
     // The trained encoder (from the checkpoint) and the exported file embed alike.
     const imagesNchw = tf.randomUniform([2, 3, 32, 32], 0, 1, 'float32', 4);
     writeFileSync(inputs, encodeSafetensors({ images: { dtype: 'float32', shape: [2, 3, 32, 32], data: imagesNchw.dataSync() as Float32Array } }));
+    imagesNchwData = new Float32Array(imagesNchw.dataSync() as Float32Array);
     const images = tf.transpose(imagesNchw, [0, 2, 3, 1]) as tf.Tensor4D;
     const services = createRunnerServices({ config: readRunConfig(outDir), imageShape: [32, 32, 3], registry: createRegistry(), events: new EventBus() });
     ours = values((await services.featureExtractor(`checkpoint:${outDir}`)).embed(images));
@@ -72,10 +75,28 @@ describe('genview export', () => {
     expect(maxDiff(ours, reloaded)).toBeLessThan(1e-5);
     services.dispose();
     tf.dispose([imagesNchw, images]);
+  });
+
+  it('--format onnx writes a model onnxruntime runs on NCHW pixels, with our features to 1e-4', { timeout: 120_000 }, async () => {
+    expect(ours.length).toBe(2 * 512);
+    const out = sink();
+    expect(await main(['export', '--run', outDir, '--format', 'onnx', '--json'], out, sink())).toBe(0);
+    const result = JSON.parse(out.text());
+    expect(result).toMatchObject({ format: 'onnx', out: join(outDir, 'backbone.onnx'), backbone: 'resnet-18', step: 2 });
+    const session = await ort.InferenceSession.create(result.out);
+    expect(session.inputNames).toEqual(['pixels']);
+    expect(session.outputNames).toEqual(['features']);
+    const features = (await session.run({ pixels: new ort.Tensor('float32', imagesNchwData, [2, 3, 32, 32]) })).features;
+    await session.release();
+    expect(features.dims).toEqual([2, 512]);
+    const scale = ours.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    expect(maxDiff(ours, features.data as Float32Array) / scale).toBeLessThan(1e-4);
 
     const err = sink();
-    expect(await main(['export', '--run', outDir, '--format', 'onnx'], sink(), err)).toBe(2);
-    expect(err.text()).toMatch(/--format onnx is not supported.*safetensors/s);
+    expect(await main(['export', '--run', outDir, '--format', 'onnx', '--dtype', 'F16'], sink(), err)).toBe(2);
+    expect(err.text()).toMatch(/float32 weights.*safetensors only/s);
+    expect(await main(['export', '--run', outDir, '--format', 'tflite'], sink(), err)).toBe(2);
+    expect(err.text()).toMatch(/--format tflite is not supported.*safetensors or onnx/s);
   });
 
   it.skipIf(!torch.python)(`PyTorch loads the export strictly into the torchvision-shaped ResNet-18, with our features to 1e-4${torch.reason}`, { timeout: 120_000 }, () => {
