@@ -14,7 +14,8 @@
 import { type Augmentation, type Dataset, EventBus, type FeatureExtractor, type Registry, Rng, selectBackend } from '@genview/core';
 import { cachedFeatures, extractFeatures, knnClassify, pairProbe, rawPixelFeatures } from '@genview/eval';
 import { Trainer, backboneFeatures, buildBackbone, createRegistry, runMultistage } from '@genview/runner';
-import { type FeaturePairs, ViewPipeline, coloredDigitPairs, coloredDigits, digitsOnTextures, greyTextures } from '@genview/views';
+import { type FeaturePairs, coloredDigitPairs, coloredDigits, digitsOnTextures, greyTextures } from '@genview/datasets';
+import { ViewPipeline } from '@genview/views';
 
 export interface ExperimentOptions {
   /** Total training steps per method (MCL splits them evenly over its stages). */

@@ -14,7 +14,7 @@ export function genviewProject(name: string, options: { testTimeout?: number } =
       alias: [
         { find: /^@tensorflow\/tfjs-core\/dist\/(.+)$/, replacement: `${bundleDir}$1.mjs` },
         {
-          find: /^@genview\/(core|views|quality|losses|backbones|eval|runner|data-fashion-mnist|model-tiny-unclip|backend-native)$/,
+          find: /^@genview\/(core|views|datasets|quality|losses|backbones|eval|runner|data-fashion-mnist|model-tiny-unclip|backend-native)$/,
           replacement: `${packagesDir}$1/src/index.ts`,
         },
       ],

@@ -87,6 +87,28 @@ describe('Registry', () => {
     expect(both.resolve('loss', '@acme/plugins:scaled-sum').package).toBe('@acme/plugins');
   });
 
+  it('resolves a moved plugin by its former package, warning on create, and never prefers it over a current owner', async () => {
+    const moved = { ...scale, package: '@genview/new-home', formerPackages: ['@genview/test'] };
+    const events = new EventBus();
+    const warnings: string[] = [];
+    events.on('log', (e) => {
+      if (e.level === 'warn') warnings.push(e.message);
+    });
+    const reg = new Registry().register(moved);
+    expect(reg.resolve('loss', '@genview/test:scaled-sum').package).toBe('@genview/new-home');
+    expect(reg.resolve('loss', 'test:scaled-sum').package).toBe('@genview/new-home');
+    await reg.create('loss', 'new-home:scaled-sum', { ...ctx, events });
+    await reg.create('loss', 'scaled-sum', { ...ctx, events });
+    expect(warnings).toEqual([]);
+    await reg.create('loss', { name: '@genview/test:scaled-sum', factor: 2 }, { ...ctx, events, path: 'framework.loss' });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/framework\.loss: "@genview\/test:scaled-sum" is deprecated.*moved to @genview\/new-home/);
+    // A package that still offers the name wins over a former owner's alias.
+    const both = new Registry().register([moved, scale]);
+    expect(both.resolve('loss', '@genview/test:scaled-sum').package).toBe('@genview/test');
+    expect(() => reg.resolve('loss', '@acme/other:scaled-sum')).toThrowError(/UNKNOWN_PLUGIN|no loss plugin/);
+  });
+
   it('suggests close names', () => {
     expect(closestNames('simclear', ['simclr', 'byol', 'moco-v2'])).toEqual(['simclr']);
   });

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EventBus, Rng, type Tensor2D, type Tensor3D, type Tensor4D, tf } from '@genview/core';
-import { OnnxClipModel, OnnxDiffusionPipeline, fashionMnistPlugin } from '@genview/views';
+import { fashionMnistPlugin } from '@genview/datasets';
+import { OnnxClipModel, OnnxDiffusionPipeline } from '@genview/views';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tinyClipPath, tinyUnclipPath } from '../src/index';
 

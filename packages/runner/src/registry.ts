@@ -1,5 +1,6 @@
 import { type AnyPlugin, Registry } from '@genview/core';
 import { plugins as backbonePlugins } from '@genview/backbones';
+import { plugins as datasetPlugins } from '@genview/datasets';
 import { plugins as evalPlugins } from '@genview/eval';
 import { plugins as lossPlugins } from '@genview/losses';
 import { plugins as qualityPlugins } from '@genview/quality';
@@ -11,6 +12,7 @@ export const frameworkPlugins: readonly AnyPlugin[] = [simclr, mocoV2, byol, sim
 /** A registry holding every plugin this repository ships; users register their own on top. */
 export function createRegistry(extra: readonly AnyPlugin[] = []): Registry {
   return new Registry()
+    .register(datasetPlugins as readonly AnyPlugin[])
     .register(viewPlugins as readonly AnyPlugin[])
     .register(qualityPlugins as readonly AnyPlugin[])
     .register(lossPlugins as readonly AnyPlugin[])

@@ -16,7 +16,8 @@ import {
   tf,
 } from '@genview/core';
 import { Trainer, createRegistry } from '@genview/runner';
-import { ViewPipeline, inMemoryDataset } from '@genview/views';
+import { inMemoryDataset } from '@genview/datasets';
+import { ViewPipeline } from '@genview/views';
 import { describe, expect, it } from 'vitest';
 
 const N = 32;

@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { type Dataset, EventBus, type PluginContext, Rng, type Tensor3D, definePlugin, tf, z } from '@genview/core';
 import { knnClassify } from '@genview/eval';
 import { Trainer, buildPriorFeatures, createRegistry, generativeFeatures, generativePrior, loadRunConfig, medianPairwiseDistance, tablePrior } from '@genview/runner';
-import { OnnxDiffusionPipeline, ViewPipeline, inMemoryDataset } from '@genview/views';
+import { inMemoryDataset } from '@genview/datasets';
+import { OnnxDiffusionPipeline, ViewPipeline } from '@genview/views';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caught } from './caught';
 

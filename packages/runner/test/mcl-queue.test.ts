@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventBus, type Module, Rng, type Tensor2D, type Tensor4D, decodeSafetensors, encodeSafetensors, l2Normalize, tf } from '@genview/core';
 import { BatchOrder, KeyQueue, type MclFramework, Trainer, createRegistry, forwardViews, isMclFramework, runMultistage } from '@genview/runner';
-import { ViewPipeline, coloredDigits, inMemoryDataset } from '@genview/views';
+import { coloredDigits, inMemoryDataset } from '@genview/datasets';
+import { ViewPipeline } from '@genview/views';
 import { describe, expect, it } from 'vitest';
 
 /**

@@ -10,7 +10,8 @@ import {
   negativeMaskFromLabels,
   runMultistage,
 } from '@genview/runner';
-import { ViewPipeline, coloredDigits } from '@genview/views';
+import { coloredDigits } from '@genview/datasets';
+import { ViewPipeline } from '@genview/views';
 import { describe, expect, it } from 'vitest';
 
 describe('MCL pseudo labels', () => {

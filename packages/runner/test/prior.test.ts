@@ -6,7 +6,8 @@ import { type Dataset, EventBus, type LossInputs, Rng, type Tensor2D, definePlug
 import { rawPixelFeatures } from '@genview/eval';
 import { decoupledUniformity } from '@genview/losses';
 import { Trainer, createRegistry, encoderPrior, filePrior, labelAttributePrior, loadRunConfig, tablePrior } from '@genview/runner';
-import { ViewPipeline, inMemoryDataset } from '@genview/views';
+import { inMemoryDataset } from '@genview/datasets';
+import { ViewPipeline } from '@genview/views';
 import { describe, expect, it } from 'vitest';
 import { caught } from './caught';
 

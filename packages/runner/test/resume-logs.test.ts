@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Dataset, EventBus, type QualityScorer, Rng, temporaryPathFor, tf } from '@genview/core';
 import { Trainer, type TrainerOptions, createRegistry } from '@genview/runner';
-import { ViewPipeline, inMemoryDataset } from '@genview/views';
+import { inMemoryDataset } from '@genview/datasets';
+import { ViewPipeline } from '@genview/views';
 import { describe, expect, it } from 'vitest';
 
 const STEPS = 60;

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Dataset, EventBus, type QualityScorer, Rng, tf } from '@genview/core';
 import { Trainer, type TrainerOptions, createRegistry, runConfigSchema } from '@genview/runner';
-import { ViewPipeline, inMemoryDataset } from '@genview/views';
+import { inMemoryDataset } from '@genview/datasets';
+import { ViewPipeline } from '@genview/views';
 import { describe, expect, it } from 'vitest';
 
 /** CRC-32C bit by bit, straight from the polynomial: independent of the writer's table. */

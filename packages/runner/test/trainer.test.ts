@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Dataset, EventBus, Rng, tf } from '@genview/core';
 import { Trainer, createRegistry } from '@genview/runner';
-import { inMemoryDataset } from '@genview/views';
+import { inMemoryDataset } from '@genview/datasets';
 import { describe, expect, it } from 'vitest';
 
 const STEPS = Number(process.env.GENVIEW_RESUME_STEPS ?? 2000);

@@ -7,79 +7,8 @@ import { randomResizedCropPlugin } from './augment/random-resized-crop';
 import { solarizePlugin } from './augment/solarize';
 import { onnxDiffusionPlugin } from './diffusion/onnx-diffusion-plugin';
 import { viewStorePlugin } from './store/view-store-plugin';
-import { captionedShapesPlugin } from './datasets/captioned-shapes';
-import { coloredDigitsPlugin } from './datasets/colored-digits';
 import { multiSourcePlugin } from './diffusion/multisource-conditioning';
 import { ruleBasedComplexityPlugin } from './text/caption-complexity';
-import { digitsOnFashionPlugin } from './datasets/digits-on-textures';
-import { fashionMnistPlugin } from './datasets/fashion-mnist';
-import { imageFolderPlugin } from './datasets/image-folder';
-import { mnistPlugin } from './datasets/mnist';
-
-// Datasets
-export { type IdxData, type IdxKind, clearIdxCache, parseIdx, readIdx, readIdxCached } from './datasets/idx';
-export { IDX_FILE_STEMS, type IdxSplit, type IdxSplitOptions, loadIdxSplit } from './datasets/idx-split';
-export { InMemoryDataset, type InMemoryDatasetOptions, inMemoryDataset } from './datasets/in-memory';
-export { fashionMnistPlugin, fashionMnistSchema } from './datasets/fashion-mnist';
-export { mnistPlugin, mnistSchema } from './datasets/mnist';
-export {
-  IMAGE_EXTENSIONS,
-  type ImageFolderConfig,
-  ImageFolderDataset,
-  type SkippedFile,
-  imageFolderPlugin,
-  imageFolderSchema,
-  loadImageFolder,
-} from './datasets/image-folder';
-export {
-  AttributedDataset,
-  type ColoredDigitSpec,
-  type ColoredDigitsOptions,
-  DIGIT_COLORS,
-  DIGIT_NAMES,
-  coloredDigits,
-  coloredDigitsPlugin,
-  coloredDigitsSchema,
-  relabelDataset,
-  renderColoredDigit,
-  sampleColoredDigitSpec,
-} from './datasets/colored-digits';
-export { DIGIT_STROKES, type GlyphPose, drawDigit, samplePose } from './datasets/digit-glyphs';
-export {
-  type DigitsOnTexturesOptions,
-  digitsOnFashionPlugin,
-  digitsOnFashionSchema,
-  digitsOnTextures,
-  greyTextures,
-} from './datasets/digits-on-textures';
-export { type FeaturePairs, type FeaturePairsOptions, coloredDigitPairs } from './datasets/feature-pairs';
-export { CaptionedDataset } from './datasets/captioned';
-export {
-  CaptionedShapesDataset,
-  type CaptionedShapesOptions,
-  RELATION_NAMES,
-  SHAPE_ATTRIBUTE_COLUMNS,
-  SIZE_NAMES,
-  type ShapeAttributeColumn,
-  type ShapeLabel,
-  type ShapeObjectSpec,
-  type ShapeSceneSpec,
-  captionedShapes,
-  captionedShapesPlugin,
-  captionedShapesSchema,
-  renderShapeScene,
-  sampleShapeScene,
-} from './datasets/captioned-shapes';
-export { type DrawnObject, SHAPE_COLORS, SHAPE_NAMES, type ShapeName, TEXTURE_NAMES, type TextureName, drawObjects, insideShape } from './datasets/shape-drawing';
-export {
-  FASHION_CAPTION_TEMPLATES,
-  FASHION_CLASS_WORDS,
-  type FashionCaptionOptions,
-  fashionCaptions,
-  fashionTemplateFor,
-  fillFashionTemplate,
-  measureFashionImage,
-} from './datasets/fashion-captions';
 
 // Augmentations
 export { LUMA_WEIGHTS, type SizeOption } from './augment/common';
@@ -189,12 +118,6 @@ export { ViewStoreGenerator, type ViewStoreGeneratorOptions, viewStorePlugin, vi
 
 /** Every plugin of @genview/views, for `registry.register(plugins)`. */
 export const plugins: readonly AnyPlugin[] = [
-  fashionMnistPlugin,
-  mnistPlugin,
-  imageFolderPlugin,
-  coloredDigitsPlugin,
-  digitsOnFashionPlugin,
-  captionedShapesPlugin,
   randomResizedCropPlugin,
   horizontalFlipPlugin,
   colorJitterPlugin,

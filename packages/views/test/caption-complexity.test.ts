@@ -1,6 +1,7 @@
 import { EventBus, Registry, Rng, isGenviewError } from '@genview/core';
 import { describe, expect, it } from 'vitest';
-import { RuleBasedComplexityScorer, complexityForCount, guidanceForComplexity, plugins, sampleShapeScene } from '../src/index';
+import { sampleShapeScene } from '@genview/datasets';
+import { RuleBasedComplexityScorer, complexityForCount, guidanceForComplexity, plugins } from '../src/index';
 
 const scorer = new RuleBasedComplexityScorer();
 const registry = new Registry().register(plugins);

@@ -1,7 +1,7 @@
 // The datasets of the decoupled-uniformity experiment: what trains, what is evaluated, and the weak
 // attribute each offers as a prior. Images do not depend on the run seed, so every seed and method sees
 // the same train and test sets.
-import { coloredDigits } from '@genview/views';
+import { coloredDigits } from '@genview/datasets';
 
 // Fashion-MNIST classes: 0 T-shirt/top, 1 Trouser, 2 Pullover, 3 Dress, 4 Coat, 5 Sandal, 6 Shirt,
 // 7 Sneaker, 8 Bag, 9 Ankle boot. The weak attribute: 0 = top (upper-body garment), 1 = footwear, 2 = other.

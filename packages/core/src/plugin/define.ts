@@ -51,6 +51,11 @@ export interface Plugin<K extends PluginKind = PluginKind, S extends z.ZodType =
   readonly name: string;
   /** The npm package that provides it, for "package:name" references. */
   readonly package: string;
+  /**
+   * Packages that offered this plugin before it moved (e.g. a dataset that left @genview/views for
+   * @genview/datasets): "former-package:name" references still resolve to it, and the registry warns.
+   */
+  readonly formerPackages?: readonly string[];
   readonly description: string;
   /** Validates and fills defaults; the registry runs it before create(). */
   readonly configSchema: S;

@@ -11,6 +11,22 @@ function shortPackage(pkg: string): string {
   return pkg.startsWith('@genview/') ? pkg.slice('@genview/'.length) : pkg;
 }
 
+function samePackage(a: string, qualifier: string): boolean {
+  return a === qualifier || shortPackage(a) === qualifier;
+}
+
+/** The package part of a "package:name" reference, if any. */
+function qualifierOf(ref: string): string | undefined {
+  const colon = ref.lastIndexOf(':');
+  return colon > 0 ? ref.slice(0, colon) : undefined;
+}
+
+/** Whether `qualifier` names one of the plugin's former packages and not its current one. */
+function namesFormerPackage(plugin: AnyPlugin, qualifier: string | undefined): boolean {
+  if (!qualifier || samePackage(plugin.package, qualifier)) return false;
+  return (plugin.formerPackages ?? []).some((former) => samePackage(former, qualifier));
+}
+
 /**
  * Plugins are registered explicitly (never by import side effect) and found by kind and name.
  * "package:name" disambiguates when two packages offer the same name.
@@ -57,11 +73,12 @@ export class Registry {
   }
 
   resolve<K extends PluginKind>(kind: K, ref: string, where = kind as string): Plugin<K> {
-    const colon = ref.lastIndexOf(':');
-    const pkg = colon > 0 ? ref.slice(0, colon) : undefined;
-    const name = colon > 0 ? ref.slice(colon + 1) : ref;
+    const pkg = qualifierOf(ref);
+    const name = pkg ? ref.slice(pkg.length + 1) : ref;
     const candidates = this.byKind.get(kind)?.get(name) ?? [];
-    const matching = pkg ? candidates.filter((p) => p.package === pkg || shortPackage(p.package) === pkg) : candidates;
+    const current = pkg ? candidates.filter((p) => samePackage(p.package, pkg)) : candidates;
+    // A plugin that moved packages keeps answering to its old qualified name (create() warns).
+    const matching = current.length > 0 || !pkg ? current : candidates.filter((p) => namesFormerPackage(p, pkg));
     if (matching.length === 1) return matching[0] as unknown as Plugin<K>;
     if (matching.length > 1) {
       throw new GenviewError('AMBIGUOUS_PLUGIN', `${kind} "${name}" is offered by ${matching.map((p) => p.package).join(' and ')}.`, {
@@ -111,6 +128,13 @@ export class Registry {
       });
     }
     const plugin = this.resolve(kind, name, path);
+    if (namesFormerPackage(plugin as AnyPlugin, qualifierOf(name))) {
+      context.events.log(
+        'registry',
+        `${path}: "${name}" is deprecated: ${plugin.kind} "${plugin.name}" moved to ${plugin.package}; write "${plugin.package}:${plugin.name}" or "${plugin.name}".`,
+        'warn',
+      );
+    }
     const config = this.validate(plugin, options, path);
     return plugin.create(config as never, {
       ...context,

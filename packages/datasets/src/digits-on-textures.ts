@@ -1,6 +1,7 @@
 import { type Dataset, GenviewError, Rng, definePlugin, tf, z } from '@genview/core';
 import { AttributedDataset, DIGIT_NAMES } from './colored-digits';
 import { drawDigit, samplePose } from './digit-glyphs';
+import { DATASETS_PACKAGE, FORMER_DATASET_PACKAGES } from './package-name';
 
 export interface DigitsOnTexturesOptions {
   count: number;
@@ -97,7 +98,8 @@ export const digitsOnFashionSchema = z
 export const digitsOnFashionPlugin = definePlugin({
   kind: 'dataset',
   name: 'digits-on-fashion',
-  package: '@genview/views',
+  package: DATASETS_PACKAGE,
+  formerPackages: FORMER_DATASET_PACKAGES,
   description: 'Two independent features: a drawn digit (red) over a Fashion-MNIST item (grey); attributes digit and texture.',
   configSchema: digitsOnFashionSchema,
   async create(config, context) {

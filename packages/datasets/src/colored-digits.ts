@@ -1,6 +1,7 @@
 import { type Batch, type Dataset, type DatasetInfo, GenviewError, Rng, definePlugin, z } from '@genview/core';
 import { type GlyphPose, drawDigit, samplePose } from './digit-glyphs';
 import { InMemoryDataset } from './in-memory';
+import { DATASETS_PACKAGE, FORMER_DATASET_PACKAGES } from './package-name';
 
 /** Ten well-separated RGB colours (names double as class names of the colour attribute). */
 export const DIGIT_COLORS: readonly { name: string; rgb: [number, number, number] }[] = [
@@ -172,7 +173,8 @@ export const coloredDigitsSchema = z
 export const coloredDigitsPlugin = definePlugin({
   kind: 'dataset',
   name: 'colored-digits',
-  package: '@genview/views',
+  package: DATASETS_PACKAGE,
+  formerPackages: FORMER_DATASET_PACKAGES,
   description: 'Coloured digits drawn by code (MNIST-like poses; colour independent of digit): a feature-suppression testbed (MCL).',
   configSchema: coloredDigitsSchema,
   create(config) {

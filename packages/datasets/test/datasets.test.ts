@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { EventBus, GenviewError, Registry, Rng, type GenviewEvents, tf } from '@genview/core';
-import { type ImageFolderDataset, inMemoryDataset, parseIdx, plugins, readIdx } from '@genview/views';
+import { type ImageFolderDataset, inMemoryDataset, parseIdx, plugins, readIdx } from '../src/index';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -41,7 +41,7 @@ function writeMnist(dir: string, n: { train: number; test: number }, gzip: boole
 }
 
 beforeAll(() => {
-  root = mkdtempSync(join(tmpdir(), 'genview-views-'));
+  root = mkdtempSync(join(tmpdir(), 'genview-datasets-'));
 });
 afterAll(() => {
   rmSync(root, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 import { GenviewError, definePlugin, z } from '@genview/core';
 import { loadIdxSplit } from './idx-split';
+import { DATASETS_PACKAGE, FORMER_DATASET_PACKAGES } from './package-name';
 
 const CLASS_NAMES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 const FILES_HINT = 'train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each raw or .gz)';
@@ -15,7 +16,8 @@ export const mnistSchema = z
 export const mnistPlugin = definePlugin({
   kind: 'dataset',
   name: 'mnist',
-  package: '@genview/views',
+  package: DATASETS_PACKAGE,
+  formerPackages: FORMER_DATASET_PACKAGES,
   description: 'MNIST digits (28x28x1, 10 classes) from a folder of the original IDX files; none ship with GenView.',
   configSchema: mnistSchema,
   async create(config, context) {

@@ -3,6 +3,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { extname, join, relative } from 'node:path';
 import { GenviewError, type PluginContext, definePlugin, z } from '@genview/core';
 import { InMemoryDataset } from './in-memory';
+import { DATASETS_PACKAGE, FORMER_DATASET_PACKAGES } from './package-name';
 
 const NAME = 'image-folder';
 
@@ -90,7 +91,7 @@ async function loadSharp(where: string): Promise<SharpModule> {
   } catch (error) {
     throw new GenviewError('BACKEND_UNAVAILABLE', `sharp (the image decoder) could not be loaded: ${(error as Error).message}`, {
       where,
-      fix: 'reinstall @genview/views so that sharp and its prebuilt libvips for this platform are installed.',
+      fix: 'reinstall @genview/datasets so that sharp and its prebuilt libvips for this platform are installed.',
       cause: error,
     });
   }
@@ -190,7 +191,8 @@ export async function loadImageFolder(config: ImageFolderConfig, context: Pick<P
 export const imageFolderPlugin = definePlugin({
   kind: 'dataset',
   name: NAME,
-  package: '@genview/views',
+  package: DATASETS_PACKAGE,
+  formerPackages: FORMER_DATASET_PACKAGES,
   description: 'Images from a folder (class subfolders, or flat and unlabelled), decoded and resized with sharp into memory; unreadable files are skipped and listed.',
   configSchema: imageFolderSchema,
   create: (config, context) => loadImageFolder(config, context),

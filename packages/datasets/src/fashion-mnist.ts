@@ -3,6 +3,7 @@ import { CaptionedDataset } from './captioned';
 import { fashionCaptions } from './fashion-captions';
 import { readIdxCached } from './idx';
 import { IDX_FILE_STEMS, type IdxSplit, findIdxFile, loadIdxSplit } from './idx-split';
+import { DATASETS_PACKAGE, FORMER_DATASET_PACKAGES } from './package-name';
 
 /** Fallback when a user-given dir is read without the data package installed (Zalando's class order). */
 const CLASS_NAMES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
@@ -18,7 +19,7 @@ export const fashionMnistSchema = z
   })
   .strict();
 
-/** The optional data package, loaded only when no dir is given, so views does not depend on its 30 MB. */
+/** The optional data package, loaded only when no dir is given, so datasets does not depend on its 30 MB. */
 async function packagedDir(where: string): Promise<{ dir: string; classNames: string[] }> {
   try {
     const data = await import('@genview/data-fashion-mnist');
@@ -34,7 +35,7 @@ async function packagedDir(where: string): Promise<{ dir: string; classNames: st
         : `no \`dir\` was given and @genview/data-fashion-mnist could not be loaded (${reason}).`,
       {
         where,
-        fix: 'run `npm install @genview/data-fashion-mnist` (it ships the original files; an optional peer of @genview/views and @genview/runner), or set dir to a folder holding {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz].',
+        fix: 'run `npm install @genview/data-fashion-mnist` (it ships the original files; an optional peer of @genview/datasets and @genview/runner), or set dir to a folder holding {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz].',
         cause: error,
       },
     );
@@ -44,7 +45,8 @@ async function packagedDir(where: string): Promise<{ dir: string; classNames: st
 export const fashionMnistPlugin = definePlugin({
   kind: 'dataset',
   name: 'fashion-mnist',
-  package: '@genview/views',
+  package: DATASETS_PACKAGE,
+  formerPackages: FORMER_DATASET_PACKAGES,
   description: 'Fashion-MNIST (Zalando, MIT): 28x28x1, 10 classes, official 60k/10k split, decoded once and held as uint8.',
   configSchema: fashionMnistSchema,
   async create(config, context) {

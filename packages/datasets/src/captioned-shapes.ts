@@ -3,6 +3,7 @@ import { CaptionedDataset } from './captioned';
 import { relabelDataset } from './colored-digits';
 import { InMemoryDataset } from './in-memory';
 import { type DrawnObject, SHAPE_COLORS, SHAPE_EXTENT, SHAPE_NAMES, TEXTURE_NAMES, drawObjects } from './shape-drawing';
+import { DATASETS_PACKAGE, FORMER_DATASET_PACKAGES } from './package-name';
 
 export const SIZE_NAMES = ['small', 'large'] as const;
 /** Where the first-mentioned object is relative to the second: "a red circle left of a blue star". */
@@ -252,7 +253,8 @@ export const captionedShapesSchema = z
 export const captionedShapesPlugin = definePlugin({
   kind: 'dataset',
   name: 'captioned-shapes',
-  package: '@genview/views',
+  package: DATASETS_PACKAGE,
+  formerPackages: FORMER_DATASET_PACKAGES,
   description: 'Shapes with colour, size, texture and spatial relations, and compositional captions that are exactly true of each image (offline, made by code).',
   configSchema: captionedShapesSchema,
   create(config) {

@@ -2,15 +2,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { EventBus, Registry, Rng } from '@genview/core';
 import { describe, expect, it } from 'vitest';
-import {
-  FASHION_CAPTION_TEMPLATES,
-  FASHION_CLASS_WORDS,
-  fashionCaptions,
-  fashionTemplateFor,
-  fillFashionTemplate,
-  measureFashionImage,
-  plugins,
-} from '../src/index';
+import { fashionTemplateFor, fillFashionTemplate, measureFashionImage } from '../src/fashion-captions';
+import { FASHION_CAPTION_TEMPLATES, FASHION_CLASS_WORDS, fashionCaptions, plugins } from '../src/index';
 
 const registry = new Registry().register(plugins);
 const context = () => ({ rng: new Rng(0), events: new EventBus(), path: 'dataset' });

@@ -1,0 +1,71 @@
+import type { AnyPlugin } from '@genview/core';
+import { captionedShapesPlugin } from './captioned-shapes';
+import { coloredDigitsPlugin } from './colored-digits';
+import { digitsOnFashionPlugin } from './digits-on-textures';
+import { fashionMnistPlugin } from './fashion-mnist';
+import { imageFolderPlugin } from './image-folder';
+import { mnistPlugin } from './mnist';
+
+// Data in memory and the IDX format (MNIST, Fashion-MNIST)
+export { InMemoryDataset, type InMemoryDatasetOptions, inMemoryDataset } from './in-memory';
+export { type IdxData, type IdxKind, clearIdxCache, parseIdx, readIdx } from './idx';
+export { IDX_FILE_STEMS, type IdxSplit, type IdxSplitOptions, loadIdxSplit } from './idx-split';
+export { fashionMnistPlugin, fashionMnistSchema } from './fashion-mnist';
+export { mnistPlugin, mnistSchema } from './mnist';
+export { FASHION_CAPTION_TEMPLATES, FASHION_CLASS_WORDS, type FashionCaptionOptions, fashionCaptions } from './fashion-captions';
+
+// Image files on disk
+export {
+  IMAGE_EXTENSIONS,
+  type ImageFolderConfig,
+  ImageFolderDataset,
+  type SkippedFile,
+  imageFolderPlugin,
+  imageFolderSchema,
+  loadImageFolder,
+} from './image-folder';
+
+// Synthetic data with known factors (feature suppression, compositional captions)
+export {
+  AttributedDataset,
+  type ColoredDigitSpec,
+  type ColoredDigitsOptions,
+  DIGIT_COLORS,
+  DIGIT_NAMES,
+  coloredDigits,
+  coloredDigitsPlugin,
+  coloredDigitsSchema,
+  relabelDataset,
+  renderColoredDigit,
+  sampleColoredDigitSpec,
+} from './colored-digits';
+export { type DigitsOnTexturesOptions, digitsOnFashionPlugin, digitsOnFashionSchema, digitsOnTextures, greyTextures } from './digits-on-textures';
+export { type FeaturePairs, type FeaturePairsOptions, coloredDigitPairs } from './feature-pairs';
+export { CaptionedDataset } from './captioned';
+export {
+  CaptionedShapesDataset,
+  type CaptionedShapesOptions,
+  RELATION_NAMES,
+  SHAPE_ATTRIBUTE_COLUMNS,
+  SIZE_NAMES,
+  type ShapeAttributeColumn,
+  type ShapeLabel,
+  type ShapeObjectSpec,
+  type ShapeSceneSpec,
+  captionedShapes,
+  captionedShapesPlugin,
+  captionedShapesSchema,
+  renderShapeScene,
+  sampleShapeScene,
+} from './captioned-shapes';
+export { SHAPE_COLORS, SHAPE_NAMES, type ShapeName, TEXTURE_NAMES, type TextureName } from './shape-drawing';
+
+/** Every plugin of @genview/datasets, for `registry.register(plugins)`. */
+export const plugins: readonly AnyPlugin[] = [
+  fashionMnistPlugin,
+  mnistPlugin,
+  imageFolderPlugin,
+  coloredDigitsPlugin,
+  digitsOnFashionPlugin,
+  captionedShapesPlugin,
+];

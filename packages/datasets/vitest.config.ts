@@ -1,0 +1,3 @@
+import { genviewProject } from '../../tools/vitest/project.ts';
+
+export default genviewProject('datasets');
