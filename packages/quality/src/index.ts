@@ -20,6 +20,7 @@ export {
   saveForegroundDirection,
 } from './foreground/direction-file';
 export { fitForegroundDirectionOnDataset, type FitOnDatasetOptions } from './foreground/fit-dataset';
+export { patchTokensOf, requireTokenEncoder, type TokenEncoder } from './foreground/token-encoder';
 export {
   directionColumn,
   foregroundRatios,

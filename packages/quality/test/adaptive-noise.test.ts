@@ -15,7 +15,7 @@ describe('genview-adaptive-noise on token maps with known foreground area', () =
     const counts = [3, 8, 13, 18, 24];
     const batch = images(counts.map((c) => tokenMap(H, W, c, fg, bg, 0.05, rng)), H, W);
     const conditioning = new AdaptiveNoiseConditioning({ strategy: 'adaptive' }, { extractor: gridExtractor, direction: { vector: basis(0), threshold: 1 } });
-    const ratios = conditioning.foregroundRatios({ indices: Int32Array.from([0, 1, 2, 3, 4]), images: batch });
+    const ratios = await conditioning.foregroundRatios({ indices: Int32Array.from([0, 1, 2, 3, 4]), images: batch });
     expect(Array.from(ratios)).toEqual(counts.map((c) => c / 25));
     const params = await conditioning.decide({ indices: Int32Array.from([0, 1, 2, 3, 4]), images: batch }, new Rng(1));
     expect(params.map((p) => p.noiseLevel)).toEqual([0, 100, 200, 300, 400]);
@@ -68,7 +68,7 @@ describe('genview-adaptive-noise on images whose subject size is known', () => {
     fit.dispose();
     const batch = squares([8, 16, 20, 24, 28]);
     const conditioning = new AdaptiveNoiseConditioning({}, { extractor: patchExtractor, direction });
-    const ratios = Array.from(conditioning.foregroundRatios({ indices: Int32Array.from([0, 1, 2, 3, 4]), images: batch }));
+    const ratios = Array.from(await conditioning.foregroundRatios({ indices: Int32Array.from([0, 1, 2, 3, 4]), images: batch }));
     expect(ratios).toEqual([4 / 49, 16 / 49, 25 / 49, 36 / 49, 1]);
     const params = await conditioning.decide({ indices: Int32Array.from([0, 1, 2, 3, 4]), images: batch }, new Rng(0));
     expect(params.map((p) => p.noiseLevel)).toEqual([0, 100, 200, 300, 400]);

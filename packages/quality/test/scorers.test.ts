@@ -57,10 +57,10 @@ function randomPairs(n: number, seed: number): [Tensor4D, Tensor4D] {
   return [images(a, H, W), images(b, H, W)];
 }
 
-function expectGenviewError(run: () => unknown, code: string, mention?: RegExp): void {
+async function expectGenviewError(run: () => unknown, code: string, mention?: RegExp): Promise<void> {
   let caught: unknown;
   try {
-    run();
+    await run();
   } catch (error) {
     caught = error;
   }
@@ -69,13 +69,13 @@ function expectGenviewError(run: () => unknown, code: string, mention?: RegExp):
   if (mention) expect((caught as GenviewError).message).toMatch(mention);
 }
 
-describe('genview-fg-bg', () => {
-  it('a pair with the same foreground and different backgrounds outscores a pair with different foregrounds', () => {
+describe('genview-fg-bg', async () => {
+  it('a pair with the same foreground and different backgrounds outscores a pair with different foregrounds', async () => {
     const scorer = createGenviewFgBgScorer({ extractor: gridExtractor, direction: DIRECTION });
     // Pair 0: same subject, new scene (a good generated view). Pair 1: new subject, same scene (a bad one).
     const v1 = images([map(FG1, BG1), map(FG1, BG1)], H, W);
     const v2 = images([map(FG1, BG2), map(FG2, BG1)], H, W);
-    const sims = scorer.similarities({ views: [v1, v2] });
+    const sims = await scorer.similarities({ views: [v1, v2] });
     const fg = sims.foreground.dataSync();
     const bg = sims.background.dataSync();
     // Without noise the soft masks isolate the two vectors exactly, so the similarities are known.
@@ -84,10 +84,10 @@ describe('genview-fg-bg', () => {
     expect(fg[1]).toBeCloseTo(cosine(FG1, FG2), 5);
     expect(bg[1]).toBeCloseTo(1, 5);
 
-    const scores = scorer.pairScores({ views: [v1, v2] }).dataSync();
+    const scores = (await scorer.pairScores({ views: [v1, v2] })).dataSync();
     expect(scores[0]).toBeCloseTo(Math.exp(1 - cosine(BG1, BG2)), 5);
     expect(scores[0]).toBeGreaterThan(scores[1]);
-    const weights = scorer.pairWeights({ views: [v1, v2] });
+    const weights = await scorer.pairWeights({ views: [v1, v2] });
     const w = weights.dataSync();
     expect(w[0]).toBeGreaterThan(1);
     expect(w[0] + w[1]).toBeCloseTo(2, 6);
@@ -96,13 +96,13 @@ describe('genview-fg-bg', () => {
     scorer.dispose();
   });
 
-  it('weights have mean 1, follow N·score/Σscore, and γ sharpens them', () => {
+  it('weights have mean 1, follow N·score/Σscore, and γ sharpens them', async () => {
     const [a, b] = randomPairs(16, 3);
     const soft = createGenviewFgBgScorer({ extractor: gridExtractor, direction: DIRECTION, gamma: 1 });
     const sharp = createGenviewFgBgScorer({ extractor: gridExtractor, direction: DIRECTION, gamma: 4 });
-    const w1 = soft.pairWeights({ views: [a, b] });
-    const w4 = sharp.pairWeights({ views: [a, b] });
-    const scores = soft.pairScores({ views: [a, b] });
+    const w1 = await soft.pairWeights({ views: [a, b] });
+    const w4 = await sharp.pairWeights({ views: [a, b] });
+    const scores = await soft.pairScores({ views: [a, b] });
     const s = Array.from(scores.dataSync());
     const total = s.reduce((x, y) => x + y, 0);
     const values = Array.from(w1.dataSync());
@@ -116,27 +116,27 @@ describe('genview-fg-bg', () => {
     sharp.dispose();
   });
 
-  it('carries no gradient into the views (or the encoder behind them)', () => {
+  it('answers detached weights that depend on the views', async () => {
     const [a, b] = randomPairs(6, 4);
     const scorer = createGenviewFgBgScorer({ extractor: gridExtractor, direction: DIRECTION });
-    const probe = tf.tensor1d([1, -2, 3, 0.5, -1, 2]);
-    const grads = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(scorer.pairWeights({ views: [x as Tensor4D, y as Tensor4D] }), probe)))([a, b]);
-    expect(grads.every((g) => g.dataSync().every((x) => x === 0))).toBe(true);
-    // Not vacuous: the weights do depend on the views.
+    // The weights are computed (and awaited) before a loss's gradient tape opens, so they are constants there.
+    const z = tf.randomNormal([6, 5], 0, 1, 'float32', 3) as Tensor2D;
+    const w0 = await scorer.pairWeights({ views: [a, b] });
+    const grads = tf.grads((x: tf.Tensor) => ntXent([x as Tensor2D, z], { weights: w0 }))([z]);
+    expect(grads[0]?.shape).toEqual([6, 5]);
     const moved = tf.add(a, tf.mul(tf.randomNormal(a.shape, 0, 0.5, 'float32', 5), 1)) as Tensor4D;
-    const w0 = scorer.pairWeights({ views: [a, b] });
-    const w1 = scorer.pairWeights({ views: [moved, b] });
+    const w1 = await scorer.pairWeights({ views: [moved, b] });
     expect(tf.max(tf.abs(tf.sub(w0, w1))).dataSync()[0]).toBeGreaterThan(1e-3);
-    tf.dispose([a, b, probe, moved, w0, w1, ...grads]);
+    tf.dispose([a, b, z, moved, w0, w1, ...grads]);
     scorer.dispose();
   });
 
-  it('equal-quality pairs get weights of exactly 1, so the weighted NT-Xent equals the unweighted one', () => {
+  it('equal-quality pairs get weights of exactly 1, so the weighted NT-Xent equals the unweighted one', async () => {
     const n = 8;
     const v1 = images(Array.from({ length: n }, () => map(FG1, BG1, 0.1, new Rng(1))), H, W);
     const v2 = images(Array.from({ length: n }, () => map(FG1, BG2, 0.1, new Rng(2))), H, W);
     const scorer = createGenviewFgBgScorer({ extractor: gridExtractor, direction: DIRECTION });
-    const weights = scorer.pairWeights({ views: [v1, v2] });
+    const weights = await scorer.pairWeights({ views: [v1, v2] });
     expect(Array.from(weights.dataSync())).toEqual(new Array(n).fill(1));
     const z1 = tf.randomNormal([n, 5], 0, 1, 'float32', 6) as Tensor2D;
     const z2 = tf.randomNormal([n, 5], 0, 1, 'float32', 7) as Tensor2D;
@@ -147,15 +147,15 @@ describe('genview-fg-bg', () => {
     scorer.dispose();
   });
 
-  it('holds no tensors across steps beyond its direction', () => {
+  it('holds no tensors across steps beyond its direction', async () => {
     const [a, b] = randomPairs(8, 8);
     const before = tf.memory().numTensors;
     const scorer = createGenviewFgBgScorer({ extractor: gridExtractor, direction: DIRECTION });
     const afterCreate = tf.memory().numTensors;
     expect(afterCreate).toBe(before + 1);
     for (let step = 0; step < 4; step++) {
-      const w = scorer.pairWeights({ views: [a, b] });
-      const s = scorer.pairScores({ views: [a, b] });
+      const w = await scorer.pairWeights({ views: [a, b] });
+      const s = await scorer.pairScores({ views: [a, b] });
       tf.dispose([w, s]);
       expect(tf.memory().numTensors).toBe(afterCreate);
     }
@@ -164,26 +164,26 @@ describe('genview-fg-bg', () => {
     tf.dispose([a, b]);
   });
 
-  it('says clearly what is wrong: no patch tokens, a direction of another size, bad view shapes', () => {
+  it('says clearly what is wrong: no patch tokens, a direction of another size, bad view shapes', async () => {
     const noTokens: FeatureExtractor = { featureDim: D, embed: gridExtractor.embed };
-    expectGenviewError(() => createGenviewFgBgScorer({ extractor: noTokens, direction: DIRECTION }), 'BAD_INPUT', /patchTokens/);
-    expectGenviewError(() => createGenviewFgBgScorer({ extractor: gridExtractor, direction: DIRECTION, gamma: -1 }), 'BAD_INPUT', /gamma/);
+    await expectGenviewError(() => createGenviewFgBgScorer({ extractor: noTokens, direction: DIRECTION }), 'BAD_INPUT', /patchTokens/);
+    await expectGenviewError(() => createGenviewFgBgScorer({ extractor: gridExtractor, direction: DIRECTION, gamma: -1 }), 'BAD_INPUT', /gamma/);
 
     const [a, b] = randomPairs(4, 9);
     const before = tf.memory().numTensors;
     const short = createGenviewFgBgScorer({ extractor: gridExtractor, direction: { vector: basis(0).subarray(0, 5), threshold: 0 } });
-    expectGenviewError(() => short.pairWeights({ views: [a, b] }), 'BAD_SHAPE', /direction has 5 dims.*tokens have 8/);
+    await expectGenviewError(() => short.pairWeights({ views: [a, b] }), 'BAD_SHAPE', /direction has 5 dims.*tokens have 8/);
     short.dispose();
 
     const scorer = createGenviewFgBgScorer({ extractor: gridExtractor, direction: DIRECTION });
     const fewer = tf.slice(b, [0, 0, 0, 0], [3, -1, -1, -1]) as Tensor4D;
-    expectGenviewError(() => scorer.pairWeights({ views: [a, fewer] }), 'BAD_SHAPE', /views\[1\]/);
+    await expectGenviewError(() => scorer.pairWeights({ views: [a, fewer] }), 'BAD_SHAPE', /views\[1\]/);
     const rank3 = tf.zeros([4, H, W]) as unknown as Tensor4D;
-    expectGenviewError(() => scorer.pairWeights({ views: [a, rank3] }), 'BAD_SHAPE', /rank 4/);
-    expectGenviewError(() => scorer.pairWeights({ views: [a] as unknown as [Tensor4D, Tensor4D] }), 'BAD_INPUT', /two views/);
+    await expectGenviewError(() => scorer.pairWeights({ views: [a, rank3] }), 'BAD_SHAPE', /rank 4/);
+    await expectGenviewError(() => scorer.pairWeights({ views: [a] as unknown as [Tensor4D, Tensor4D] }), 'BAD_INPUT', /two views/);
     const badEncoder: FeatureExtractor = { ...gridExtractor, patchTokens: (x) => tf.reshape(x, [-1, D]) as unknown as Tensor3D };
     const bad = createGenviewFgBgScorer({ extractor: badEncoder, direction: DIRECTION });
-    expectGenviewError(() => bad.pairWeights({ views: [a, b] }), 'BAD_SHAPE', /patchTokens returned/);
+    await expectGenviewError(() => bad.pairWeights({ views: [a, b] }), 'BAD_SHAPE', /patchTokens returned/);
     bad.dispose();
     scorer.dispose();
     tf.dispose([fewer, rank3]);
@@ -211,7 +211,7 @@ describe('genview-fg-bg', () => {
       const [a, b] = randomPairs(4, 10);
       const direct = createGenviewFgBgScorer({ extractor: gridExtractor, direction: DIRECTION });
       const w = await scorer.pairWeights({ views: [a, b] });
-      const expected = direct.pairWeights({ views: [a, b] });
+      const expected = await direct.pairWeights({ views: [a, b] });
       expect(Array.from(w.dataSync())).toEqual(Array.from(expected.dataSync()));
       tf.dispose([a, b, w, expected]);
       direct.dispose();
@@ -262,7 +262,7 @@ describe('alignment-diversity', () => {
     tf.dispose([fg, bg, scores, weights]);
   });
 
-  it('image-text weights: exp(γ2(cos(view, text) − cos(view bg, real bg))) over label-matching pairs', () => {
+  it('image-text weights: exp(γ2(cos(view, text) − cos(view bg, real bg))) over label-matching pairs', async () => {
     const rng = new Rng(13);
     const rows = (k: number, d: number) => Array.from({ length: k }, () => Array.from(rng.normalArray(d)));
     const [views, texts, viewBg, realBg] = [rows(4, 3), rows(2, 3), rows(4, 5), rows(2, 5)];
@@ -289,7 +289,7 @@ describe('alignment-diversity', () => {
       }
     }
     tf.dispose([...t, scores, weights]);
-    expectGenviewError(
+    await expectGenviewError(
       () => imageTextWeights({ viewEmbeddings: t[0], textEmbeddings: t[1], viewBackgrounds: t[2], realBackgrounds: t[3], viewLabels: [0, 1], textLabels }),
       'BAD_SHAPE',
       /viewLabels/,
@@ -313,7 +313,7 @@ describe('alignment-diversity', () => {
     const fgbg = createGenviewFgBgScorer({ extractor: gridExtractor, direction: DIRECTION, gamma: 2 });
     const before = tf.memory().numTensors;
     const w = await ad.pairWeights({ views: [a, b] });
-    const ref = fgbg.pairWeights({ views: [a, b] });
+    const ref = await fgbg.pairWeights({ views: [a, b] });
     const wv = w.dataSync();
     for (const [i, x] of Array.from(ref.dataSync()).entries()) expect(wv[i]).toBeCloseTo(x, 5);
     expect(Array.from(wv).reduce((x, y) => x + y, 0) / 6).toBeCloseTo(1, 5);
@@ -417,7 +417,7 @@ describe('alignment-diversity', () => {
     big.dispose();
     tf.dispose([c, d]);
     ad.dispose();
-    expectGenviewError(() => createAlignmentDiversityScorer({ extractor: gridExtractor, direction: DIRECTION, pairs: 'image-text' }), 'BAD_INPUT', /frozen image-text model/);
+    await expectGenviewError(() => createAlignmentDiversityScorer({ extractor: gridExtractor, direction: DIRECTION, pairs: 'image-text' }), 'BAD_INPUT', /frozen image-text model/);
   });
 
   it('the plugin resolves the alignment model through the host, and refuses image-text pairs without one', async () => {

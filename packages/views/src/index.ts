@@ -87,6 +87,7 @@ export { OnnxDiffusionGenerator, type OnnxDiffusionOptions, onnxDiffusionPlugin,
 export { PIPELINE_PARTS, type PipelinePart, type PipelineFolder, readPipelineFolder } from './diffusion/pipeline-folder';
 export { type ExecutionProvider, loadOnnxRuntime } from './diffusion/onnx-runtime';
 export { ONNX_CLIP_LAYOUT, OnnxClipModel, type OnnxClipOptions } from './frozen/onnx-clip';
+export { OnnxPatchEncoder, type OnnxPatchEncoderOptions, PATCH_TOKENS_OUTPUT } from './frozen/onnx-patch-encoder';
 export { fromFloat16, toFloat16 } from './diffusion/float16';
 export {
   GENERATION_SOURCES,

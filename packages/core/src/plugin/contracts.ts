@@ -107,6 +107,18 @@ export interface FeatureExtractor {
 }
 
 /**
+ * A frozen encoder of patch tokens, for foreground masks (GenView's direction fit, adaptive noise and
+ * quality weights). Every FeatureExtractor with patchTokens is one; an encoder that runs outside
+ * TensorFlow.js (an image tower exported to ONNX) is one too, and answers with a promise. Callers run
+ * patchTokens inside tf.tidy (freeing a synchronous encoder's intermediates), so an asynchronous one
+ * should not keep tensors it makes before its first await.
+ */
+export interface PatchTokenEncoder {
+  /** [N, H, W, C] in [0, 1] → [N, T, D] patch tokens. */
+  patchTokens(images: Tensor4D): Tensor3D | Promise<Tensor3D>;
+}
+
+/**
  * Text → token ids for a text encoder: a real CLIP tokenizer (tokenizer.json, vocab.json + merges.txt)
  * or one trained on a local caption set. Text towers take ids, never strings, so a tokenizer can be
  * swapped without touching the model.

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { EventBus } from '../events';
 import type { Rng } from '../rng';
-import type { FeatureExtractor, FrozenVisionLanguageModel, PluginInstances, PluginKind, Tokenizer } from './contracts';
+import type { FeatureExtractor, FrozenVisionLanguageModel, PatchTokenEncoder, PluginInstances, PluginKind, Tokenizer } from './contracts';
 import type { Registry } from './registry';
 
 /** What every plugin's create() receives besides its validated config. */
@@ -33,6 +33,12 @@ export interface PluginServices {
    * GenviewError (NOT_FOUND) for names the host does not know.
    */
   featureExtractor?(name: string): FeatureExtractor | Promise<FeatureExtractor>;
+  /**
+   * A frozen encoder of patch tokens by name: whatever featureExtractor resolves (when it has patch
+   * tokens), plus encoders outside TensorFlow.js the host knows (an ONNX image tower, say). Plugins
+   * that only read patch tokens ask here first, so they take either kind.
+   */
+  patchTokenEncoder?(name: string): PatchTokenEncoder | Promise<PatchTokenEncoder>;
   /**
    * A tokenizer by the name a plugin's config gives (a tokenizer.json or tokenizer folder path, or a
    * host-defined name such as "captions" for one trained on the training set's captions).

@@ -1,7 +1,6 @@
 import {
   type Conditioning,
   type ConditioningInput,
-  type FeatureExtractor,
   GenviewError,
   type GenerationParams,
   type Rng,
@@ -10,10 +9,10 @@ import {
   z,
 } from '@genview/core';
 import type { ForegroundDirection } from '../foreground/direction';
-import { requirePatchTokens } from '../foreground/fit-dataset';
+import { type TokenEncoder, patchTokensOf, requireTokenEncoder } from '../foreground/token-encoder';
 import { foregroundRatios } from '../foreground/masks';
 import { GENVIEW_NOISE_BINS, type NoiseLevelBins, noiseLevelBinsSchema, noiseLevelsForRatios, validateNoiseLevelBins } from '../foreground/noise-level';
-import { directionConfigSchema, encoderConfigSchema, obtainExtractor, resolveDirection } from '../scorers/shared';
+import { directionConfigSchema, encoderConfigSchema, obtainTokenEncoder, resolveDirection } from '../scorers/shared';
 
 const NAME = 'genview-adaptive-noise';
 
@@ -35,7 +34,8 @@ export const adaptiveNoiseSchema = z
 export type AdaptiveNoiseOptions = z.input<typeof adaptiveNoiseSchema>;
 
 export interface AdaptiveNoiseDependencies {
-  extractor?: FeatureExtractor;
+  /** A FeatureExtractor with patch tokens, or an encoder outside TensorFlow.js (an ONNX image tower). */
+  extractor?: TokenEncoder;
   direction?: ForegroundDirection;
 }
 
@@ -67,18 +67,17 @@ export class AdaptiveNoiseConditioning implements Conditioning {
           fix: 'set encoder (a name the host resolves) and direction (the file written by `genview fit-foreground`), or use strategy fixed/random.',
         });
       }
-      requirePatchTokens(deps.extractor, `${where}.encoder`);
+      requireTokenEncoder(deps.extractor, `${where}.encoder`);
     }
   }
 
   /** Foreground ratio per image (adaptive only). */
-  foregroundRatios(input: ConditioningInput): Float64Array {
+  async foregroundRatios(input: ConditioningInput): Promise<Float64Array> {
     const { extractor, direction } = this.deps;
     if (input.images === undefined) {
       throw new GenviewError('BAD_INPUT', 'the adaptive strategy needs the images.', { where: this.where, fix: 'pass images [N, H, W, C] with the indices.' });
     }
-    const patchTokens = requirePatchTokens(extractor as FeatureExtractor, this.where);
-    const tokens = patchTokens(input.images);
+    const tokens = await patchTokensOf(requireTokenEncoder(extractor, this.where), input.images);
     try {
       return foregroundRatios(tokens, direction as ForegroundDirection);
     } finally {
@@ -90,7 +89,7 @@ export class AdaptiveNoiseConditioning implements Conditioning {
     const n = input.indices.length;
     let levels: ArrayLike<number>;
     if (this.options.strategy === 'adaptive') {
-      levels = noiseLevelsForRatios(this.foregroundRatios(input), this.bins);
+      levels = noiseLevelsForRatios(await this.foregroundRatios(input), this.bins);
     } else if (this.options.strategy === 'fixed') {
       levels = new Array(n).fill(this.options.level);
     } else {
@@ -121,7 +120,7 @@ export const adaptiveNoisePlugin = definePlugin({
         fix: 'run `genview fit-foreground` to write a direction file, then set encoder and direction; or use strategy fixed/random.',
       });
     }
-    const extractor = await obtainExtractor(context, config.encoder);
+    const extractor = await obtainTokenEncoder(context, config.encoder);
     const direction = await resolveDirection(config.direction, `${context.path}.direction`);
     return new AdaptiveNoiseConditioning(config, { extractor, direction }, context.path);
   },

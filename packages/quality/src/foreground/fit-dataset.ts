@@ -1,5 +1,6 @@
 import { type Dataset, type EventBus, type FeatureExtractor, GenviewError, type Tensor3D, type Tensor4D } from '@genview/core';
 import { type FitForegroundOptions, type ForegroundDirection, fitForegroundDirection } from './direction';
+import { type TokenEncoder, patchTokensOf, requireTokenEncoder } from './token-encoder';
 
 export interface FitOnDatasetOptions extends FitForegroundOptions {
   /** Images per encoder call. */
@@ -38,11 +39,11 @@ function evenlySpaced(size: number, limit: number): Int32Array {
  */
 export async function fitForegroundDirectionOnDataset(
   dataset: Dataset,
-  extractor: FeatureExtractor,
+  extractor: TokenEncoder,
   options: FitOnDatasetOptions = {},
 ): Promise<ForegroundDirection> {
   const where = 'fitForegroundDirectionOnDataset';
-  const patchTokens = requirePatchTokens(extractor, `${where}.extractor`);
+  const encoder = requireTokenEncoder(extractor, `${where}.extractor`);
   const batchSize = options.batchSize ?? 64;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new GenviewError('BAD_INPUT', `batchSize must be a positive integer, got ${batchSize}.`, { where: `${where}.batchSize` });
@@ -62,7 +63,7 @@ export async function fitForegroundDirectionOnDataset(
       const batch = await dataset.read(chunk);
       let tokens: Tensor3D;
       try {
-        tokens = patchTokens(batch.images);
+        tokens = await patchTokensOf(encoder, batch.images);
       } finally {
         batch.images.dispose();
       }

@@ -1,5 +1,4 @@
 import {
-  type FeatureExtractor,
   GenviewError,
   type QualityInput,
   type QualityScorer,
@@ -16,15 +15,19 @@ import {
   directionConfigSchema,
   encoderConfigSchema,
   meanOneWeights,
-  obtainExtractor,
+  obtainTokenEncoder,
   requireGamma,
   resolveDirection,
-  viewTokens,
+  viewTokensAsync,
 } from './shared';
+import { type TokenEncoder, requireTokenEncoder } from '../foreground/token-encoder';
 
 export interface GenviewFgBgOptions {
-  /** Frozen encoder with patch tokens (the scorer never trains it). */
-  extractor: FeatureExtractor;
+  /**
+   * Frozen encoder with patch tokens (the scorer never trains it): a FeatureExtractor, or an encoder
+   * outside TensorFlow.js such as an ONNX image tower (OnnxPatchEncoder from @genview/views).
+   */
+  extractor: TokenEncoder;
   /** Fitted with the same encoder; only its vector is used (soft masks need no threshold). */
   direction: ForegroundDirection;
   /** Temperature of the score; GenView uses 1. */
@@ -42,11 +45,11 @@ export type PairSimilarities = {
 export interface GenviewFgBgScorer extends QualityScorer {
   readonly gamma: number;
   /** Foreground and background similarity of each pair, detached. */
-  similarities(input: QualityInput): PairSimilarities;
+  similarities(input: QualityInput): Promise<PairSimilarities>;
   /** The unnormalised scores exp(γ·(sim_fg − sim_bg)), [N], detached (for logging and plots). */
-  pairScores(input: QualityInput): Tensor1D;
-  /** Synchronous: this scorer runs only TensorFlow.js models. */
-  pairWeights(input: QualityInput): Tensor1D;
+  pairScores(input: QualityInput): Promise<Tensor1D>;
+  /** Asynchronous: the frozen encoder may run outside TensorFlow.js (ONNX). */
+  pairWeights(input: QualityInput): Promise<Tensor1D>;
   /** Frees the scorer's one persistent tensor (the direction). */
   dispose(): void;
 }
@@ -64,12 +67,7 @@ export function createGenviewFgBgScorer(options: GenviewFgBgOptions): GenviewFgB
   const gamma = options.gamma ?? 1;
   requireGamma(gamma, 'gamma', WHERE);
   validateForegroundDirection(options.direction, `${WHERE}.direction`);
-  if (typeof options.extractor?.patchTokens !== 'function') {
-    throw new GenviewError('BAD_INPUT', 'the feature extractor has no patchTokens(): foreground masks need a spatial token map [N, T, D].', {
-      where: `${WHERE}.extractor`,
-      fix: 'use an encoder with a spatial feature map (a CNN or ViT backbone wrapped with asFeatureExtractor, or an ONNX encoder exporting patch tokens).',
-    });
-  }
+  requireTokenEncoder(options.extractor, `${WHERE}.extractor`);
   const { extractor, direction } = options;
   let column: Tensor2D | undefined = directionColumn(direction);
   const live = (): Tensor2D => {
@@ -77,7 +75,7 @@ export function createGenviewFgBgScorer(options: GenviewFgBgOptions): GenviewFgB
     return column;
   };
 
-  const similarities = (input: QualityInput): PairSimilarities => {
+  const similarities = async (input: QualityInput): Promise<PairSimilarities> => {
     const views = input?.views;
     if (!Array.isArray(views) || views.length !== 2) {
       throw new GenviewError('BAD_INPUT', `views must hold the two views of each pair, got ${Array.isArray(views) ? views.length : typeof views}.`, {
@@ -85,8 +83,10 @@ export function createGenviewFgBgScorer(options: GenviewFgBgOptions): GenviewFgB
         fix: 'pass { views: [view1, view2] }, [N, H, W, C] each.',
       });
     }
+    live();
+    const tokens = await viewTokensAsync(extractor, direction, views, `${WHERE}.views`);
+    // Looked up again after the await: the scorer may have been disposed while the encoder ran.
     const v = live();
-    const tokens = viewTokens(extractor, direction, views, `${WHERE}.views`);
     try {
       return tf.tidy(() => {
         // Detached at the source as well as at the end: nothing here should ever carry a gradient.
@@ -103,8 +103,8 @@ export function createGenviewFgBgScorer(options: GenviewFgBgOptions): GenviewFgB
     }
   };
 
-  const logits = (input: QualityInput): Tensor1D => {
-    const sims = similarities(input);
+  const logits = async (input: QualityInput): Promise<Tensor1D> => {
+    const sims = await similarities(input);
     return tf.tidy(() => {
       const out = tf.mul(tf.sub(sims.foreground, sims.background), gamma) as Tensor1D;
       tf.dispose([sims.foreground, sims.background]);
@@ -116,16 +116,16 @@ export function createGenviewFgBgScorer(options: GenviewFgBgOptions): GenviewFgB
     name: 'genview-fg-bg',
     gamma,
     similarities,
-    pairScores: (input) => {
-      const l = logits(input);
+    pairScores: async (input) => {
+      const l = await logits(input);
       return tf.tidy(() => {
         const out = stopGradient(tf.exp(l)) as Tensor1D;
         l.dispose();
         return out;
       });
     },
-    pairWeights: (input) => {
-      const l = logits(input);
+    pairWeights: async (input) => {
+      const l = await logits(input);
       return tf.tidy(() => {
         const out = stopGradient(meanOneWeights(l));
         l.dispose();
@@ -150,13 +150,13 @@ export const genviewFgBgPlugin = definePlugin({
       gamma: z.number().min(0).default(1),
       /** A foreground direction file (safetensors) or { vector, threshold? } inline. */
       direction: directionConfigSchema,
-      /** Name of a frozen encoder with patch tokens, resolved by the host (context.services.featureExtractor). */
+      /** Name of a frozen encoder with patch tokens, resolved by the host (services.patchTokenEncoder, else featureExtractor): checkpoint:<run>, onnx:tiny-clip, ... */
       encoder: encoderConfigSchema,
     })
     .strict(),
   create: async (config, context) => {
     const direction = await resolveDirection(config.direction, `${context.path}.direction`);
-    const extractor = await obtainExtractor(context, config.encoder);
+    const extractor = await obtainTokenEncoder(context, config.encoder);
     return createGenviewFgBgScorer({ extractor, direction, gamma: config.gamma });
   },
 });

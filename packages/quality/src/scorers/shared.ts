@@ -2,6 +2,7 @@ import {
   type FeatureExtractor,
   type FrozenVisionLanguageModel,
   GenviewError,
+  type PatchTokenEncoder,
   type PluginContext,
   ShapeCheck,
   type Tensor1D,
@@ -13,6 +14,7 @@ import {
 import { type ForegroundDirection, checkDirectionDim, validateForegroundDirection } from '../foreground/direction';
 import { loadForegroundDirection } from '../foreground/direction-file';
 import { requirePatchTokens } from '../foreground/fit-dataset';
+import { type TokenEncoder, patchTokensOf, requireTokenEncoder } from '../foreground/token-encoder';
 
 /** Pieces the two scorer plugins share: config for the direction and encoder, token extraction, weight normalisation. */
 
@@ -57,6 +59,16 @@ export async function obtainExtractor(context: PluginContext, name: string): Pro
   return extractor;
 }
 
+/**
+ * A frozen encoder of patch tokens by name: the host's patchTokenEncoder service where it has one (the
+ * runner's also knows ONNX image towers, onnx:<folder>), else its featureExtractor.
+ */
+export async function obtainTokenEncoder(context: PluginContext, name: string): Promise<PatchTokenEncoder> {
+  const provide = context.services?.patchTokenEncoder;
+  if (!provide) return obtainExtractor(context, name) as Promise<PatchTokenEncoder>;
+  return requireTokenEncoder(await provide(name), `${context.path}.encoder`);
+}
+
 export async function obtainVisionLanguageModel(context: PluginContext, name: string): Promise<FrozenVisionLanguageModel> {
   const provide = context.services?.visionLanguageModel;
   if (!provide) {
@@ -79,6 +91,27 @@ export function viewTokens(extractor: FeatureExtractor, direction: ForegroundDir
   for (const [i, v] of views.entries()) check.check(v, `views[${i}]`, ['N', 'H', 'W', 'C']);
   const rows = views.length * views[0].shape[0];
   const tokens = tf.tidy(() => patchTokens(views.length === 1 ? views[0] : tf.concat(views as Tensor4D[], 0)));
+  return checkedTokens(tokens, rows, direction, where);
+}
+
+/** viewTokens for any token encoder, including one that runs outside TensorFlow.js (awaited). */
+export async function viewTokensAsync(encoder: TokenEncoder, direction: ForegroundDirection, views: readonly Tensor4D[], where: string): Promise<Tensor3D> {
+  requireTokenEncoder(encoder, where);
+  if (views.length === 0) throw new GenviewError('BAD_INPUT', 'no views were given.', { where, fix: 'pass the views of each pair, [N, H, W, C] each.' });
+  const check = new ShapeCheck(where);
+  for (const [i, v] of views.entries()) check.check(v, `views[${i}]`, ['N', 'H', 'W', 'C']);
+  const rows = views.length * views[0].shape[0];
+  const batch = views.length === 1 ? views[0] : (tf.concat(views as Tensor4D[], 0) as Tensor4D);
+  let tokens: Tensor3D;
+  try {
+    tokens = await patchTokensOf(encoder, batch);
+  } finally {
+    if (batch !== views[0]) batch.dispose();
+  }
+  return checkedTokens(tokens, rows, direction, where);
+}
+
+function checkedTokens(tokens: Tensor3D, rows: number, direction: ForegroundDirection, where: string): Tensor3D {
   if (tokens.rank !== 3 || tokens.shape[0] !== rows) {
     const shape = tokens.shape.join(', ');
     tokens.dispose();

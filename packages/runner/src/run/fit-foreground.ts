@@ -7,7 +7,7 @@ import { createRegistryWithPlugins } from '../config/plugins';
 import { createRunnerServices } from './services';
 
 export interface FitForegroundRunOptions {
-  /** A feature extractor name the runner resolves: checkpoint:<run dir> or random:<seed>. */
+  /** A feature extractor name the runner resolves: checkpoint:<run dir>, random:<seed> or onnx:<folder> (an ONNX image tower with patch_tokens). */
   encoder: string;
   /** Where the direction is written (safetensors). */
   out: string;
@@ -48,7 +48,7 @@ export async function fitForegroundFromConfig(config: RunConfig, options: FitFor
   const dataset = await registry.create('dataset', config.data.train as PluginRef, { rng: new Rng(config.seed), events, path: 'data.train' });
   const services = createRunnerServices({ config, imageShape: dataset.info.imageShape, registry, events });
   try {
-    const extractor = await services.featureExtractor(options.encoder);
+    const extractor = await services.patchTokenEncoder(options.encoder);
     const count = Math.min(limit, dataset.info.size);
     const direction = await fitForegroundDirectionOnDataset(dataset, extractor, {
       indices: Int32Array.from({ length: count }, (_, i) => i),

@@ -121,7 +121,7 @@ export async function openGenerateSession(config: RunConfig, options: Pick<Gener
   const settings = config.generate;
   const { dataset, rng: root, events } = await openGenerateDataset(config, registry, options.events);
   const context = { rng: root, events };
-  // The adaptive strategy names its frozen encoder (checkpoint:<run dir>, random:<seed>); the runner resolves it.
+  // The adaptive strategy names its frozen encoder (checkpoint:<run dir>, random:<seed>, onnx:<folder>); the runner resolves it.
   const services = createRunnerServices({ config, imageShape: dataset.info.imageShape, registry, events });
   let generator: Generator | undefined;
   try {

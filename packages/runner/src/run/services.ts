@@ -7,6 +7,7 @@ import {
   type FrozenVisionLanguageModel,
   GenviewError,
   type ImageShape,
+  type PatchTokenEncoder,
   type PluginRef,
   type PluginServices,
   type Registry,
@@ -19,7 +20,7 @@ import {
   writeFileAtomic,
 } from '@genview/core';
 import { setTorchWeights } from '@genview/backbones';
-import { OnnxClipModel } from '@genview/views';
+import { OnnxClipModel, OnnxPatchEncoder } from '@genview/views';
 import { BUNDLED_CLIP, bundledClipDir } from '../bundled/tiny-unclip';
 import { validateRunConfig } from '../config/load';
 import { migrateRunConfig } from '../config/migrate';
@@ -54,6 +55,11 @@ export interface RunnerServicesOptions {
 
 export interface RunnerServices extends PluginServices {
   featureExtractor(name: string): Promise<FeatureExtractor>;
+  /**
+   * A frozen encoder of patch tokens: "onnx:<folder>" (an image tower exporting patch_tokens; "onnx:tiny-clip"
+   * is the bundled CLIP's) or any featureExtractor name whose network has a spatial map.
+   */
+  patchTokenEncoder(name: string): Promise<PatchTokenEncoder>;
   tokenizer(name: string): Promise<Tokenizer>;
   /**
    * A frozen image-text model: "onnx:<folder>" (a CLIP exported to ONNX; "onnx:tiny-clip" is the bundled
@@ -261,15 +267,42 @@ export function createRunnerServices(options: RunnerServicesOptions): RunnerServ
   };
 
   const visionLanguage = memoByName(buildVisionLanguage);
+  const buildTokenEncoder = async (name: string): Promise<PatchTokenEncoder> => {
+    const { kind, arg } = splitServiceName(name);
+    if (kind === 'onnx' && arg.length > 0) {
+      const encoder = await OnnxPatchEncoder.load(await bundledClipDir(arg, 'services.patchTokenEncoder'));
+      own(
+        {
+          dispose: () => {
+            encoder.dispose().catch((error: unknown) => events.log('services', `releasing ${name} failed: ${error instanceof Error ? error.message : String(error)}`));
+          },
+        },
+        name,
+      );
+      events.log('services', `patch-token encoder ${name}: ONNX, ${encoder.tokens} tokens of ${encoder.tokenDim}`);
+      return encoder;
+    }
+    const extractor = await extractors.get(name);
+    if (typeof extractor.patchTokens !== 'function') {
+      throw new GenviewError('INVALID_CONFIG', `the encoder ${name} has no patch tokens (its network has no spatial feature map).`, {
+        where: 'services.patchTokenEncoder',
+        fix: 'use a CNN or ViT backbone, or "onnx:<folder>" of an image tower exporting patch_tokens ("onnx:tiny-clip" for the bundled one).',
+      });
+    }
+    return extractor as PatchTokenEncoder;
+  };
+  const tokenEncoders = memoByName(buildTokenEncoder);
   return {
     featureExtractor: (name: string) => extractors.get(name),
     visionLanguageModel: (name: string) => visionLanguage.get(name),
+    patchTokenEncoder: (name: string) => tokenEncoders.get(name),
     tokenizer,
     dispose(): void {
       disposed = true;
       for (const thing of owned.splice(0)) thing.dispose();
       extractors.clear();
       visionLanguage.clear();
+      tokenEncoders.clear();
     },
   };
 }
