@@ -1,4 +1,6 @@
 import type { AnyPlugin } from '@genview/core';
+import { cifar100Plugin, cifar10Plugin } from './binary/cifar';
+import { stl10Plugin } from './binary/stl10';
 import { captionedShapesPlugin } from './captioned-shapes';
 import { coloredDigitsPlugin } from './colored-digits';
 import { digitsOnFashionPlugin } from './digits-on-textures';
@@ -24,6 +26,11 @@ export {
   imageFolderSchema,
   loadImageFolder,
 } from './image-folder';
+
+// Standard benchmarks in their binary versions, read on demand from a user folder
+export { cifar100Plugin, cifar100Schema, cifar10Plugin, cifar10Schema, loadCifar10, loadCifar100 } from './binary/cifar';
+export { loadStl10, stl10Plugin, stl10Schema } from './binary/stl10';
+export { RecordFilesDataset } from './binary/record-files';
 
 // Synthetic data with known factors (feature suppression, compositional captions)
 export {
@@ -65,6 +72,9 @@ export const plugins: readonly AnyPlugin[] = [
   fashionMnistPlugin,
   mnistPlugin,
   imageFolderPlugin,
+  cifar10Plugin,
+  cifar100Plugin,
+  stl10Plugin,
   coloredDigitsPlugin,
   digitsOnFashionPlugin,
   captionedShapesPlugin,
