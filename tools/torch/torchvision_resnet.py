@@ -14,6 +14,11 @@ absent too.
       --input x.safetensors --features f.safetensors
   python3 tools/torch/torchvision_resnet.py features --depth 18 --weights exported.safetensors \
       --input x.safetensors --features f.safetensors
+
+  export --onnx model.onnx also writes the same network with torch.onnx.export (no onnx package
+  needed): input "input" [batch, 3, H, W], output "features" ([batch, C] pooled features), or with
+  --onnx-output map the last stage's [batch, C, h, w] map, tokens its [batch, h*w, C] tokens, argmax the
+  int64 index of the largest feature (a non-float output, for error checks).
 """
 import argparse
 import json
@@ -139,6 +144,33 @@ class ResNet(nn.Module):
         return torch.flatten(self.avgpool(x), 1)
 
 
+class OnnxHead(nn.Module):
+    """The exported network: the pooled features, or what --onnx-output names instead."""
+
+    def __init__(self, model, output):
+        super().__init__()
+        self.model, self.output = model, output
+
+    def forward(self, x):
+        m = self.model
+        if self.output == "features":
+            return m.features(x)
+        if self.output == "argmax":
+            return torch.argmax(m.features(x), dim=1)
+        x = m.maxpool(m.relu(m.bn1(m.conv1(x))))
+        for i in range(1, 5):
+            x = getattr(m, f"layer{i}")(x)
+        return x if self.output == "map" else torch.flatten(x, 2).transpose(1, 2)
+
+
+def export_onnx(model, x, path, output):
+    head = OnnxHead(model, output).eval()
+    torch.onnx.export(
+        head, (x,), path, input_names=["input"], output_names=["features"],
+        dynamic_axes={"input": {0: "batch"}, "features": {0: "batch"}}, opset_version=13,
+    )
+
+
 def randomize(model, seed):
     """Weights and batch-norm statistics far from their defaults, so a misplaced tensor shows."""
     g = torch.Generator().manual_seed(seed)
@@ -170,6 +202,8 @@ def main():
     parser.add_argument("--dtype", default="F32", choices=["F32", "F16", "BF16"], help="export: how the weights are stored")
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--onnx", help="export: also write the network as ONNX here")
+    parser.add_argument("--onnx-output", default="features", choices=["features", "map", "tokens", "argmax"])
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -192,6 +226,8 @@ def main():
         x = load_safetensors(args.input)["images"]
     with torch.no_grad():
         save_safetensors(args.features, {"features": model.features(x)})
+    if args.command == "export" and args.onnx:
+        export_onnx(model, x, args.onnx, args.onnx_output)
 
 
 if __name__ == "__main__":

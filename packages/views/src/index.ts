@@ -88,6 +88,8 @@ export { PIPELINE_PARTS, type PipelinePart, type PipelineFolder, readPipelineFol
 export { type ExecutionProvider, loadOnnxRuntime } from './diffusion/onnx-runtime';
 export { ONNX_CLIP_LAYOUT, OnnxClipModel, type OnnxClipOptions } from './frozen/onnx-clip';
 export { OnnxPatchEncoder, type OnnxPatchEncoderOptions, PATCH_TOKENS_OUTPUT } from './frozen/onnx-patch-encoder';
+export { OnnxImageEncoder, type OnnxImageEncoderOptions } from './frozen/onnx-image-encoder';
+export { type PlainTensor, SyncOnnxSession, type TensorInfo } from './frozen/sync-onnx-session';
 export { fromFloat16, toFloat16 } from './diffusion/float16';
 export {
   GENERATION_SOURCES,

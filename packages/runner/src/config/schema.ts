@@ -132,6 +132,11 @@ export const runConfigSchema = z
          * integrated one. Default true; no default in the schema, so configs without it hash as before.
          */
         stages: z.boolean().optional(),
+        /**
+         * `genview eval` evaluates this frozen encoder instead of the run's checkpoint: onnx:<file>[?options],
+         * safetensors:<file>, checkpoint:<run dir> or random:<seed>; then the raw-pixel baseline (eval.baselines).
+         */
+        encoder: z.string().min(1).optional(),
         /** The monitoring kNN during training uses this many train/test images. */
         monitorTrain: z.number().int().positive().default(10000),
         monitorTest: z.number().int().positive().default(2000),

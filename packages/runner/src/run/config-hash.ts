@@ -9,13 +9,17 @@ import { isPathSpec } from '../config/plugins';
  */
 const PATH_OPTIONS = new Set(['dir', 'path', 'fashionDir', 'direction']);
 
-/** Service names that carry a folder: checkpoint:<run dir> always, onnx:<folder> unless it names the bundled model. */
+/** Service names that carry a folder: checkpoint:<run dir> always, onnx:<folder or file> unless it names the bundled model. */
 const SERVICE_WITH_PATH = /^(checkpoint|onnx):(.+)$/;
 
 function withoutPaths(value: unknown): unknown {
   if (typeof value === 'string') {
     const service = SERVICE_WITH_PATH.exec(value);
-    if (service && (service[1] === 'checkpoint' || /[\\/.]/.test(service[2]))) return `${service[1]}:`;
+    if (service && (service[1] === 'checkpoint' || /[\\/.]/.test(service[2]))) {
+      // An onnx:<file>?options encoder keeps its options: they change the features, the folder does not.
+      const query = service[1] === 'onnx' ? service[2].indexOf('?') : -1;
+      return `${service[1]}:${query >= 0 ? service[2].slice(query) : ''}`;
+    }
     return value;
   }
   if (Array.isArray(value)) return value.map(withoutPaths);

@@ -59,6 +59,7 @@ export async function evaluateFromConfig(given: RunConfig, options: EvaluateOpti
   });
   const data = { train, test };
   try {
+    if (config.eval.encoder !== undefined) return await evaluateNamedEncoder(config.eval.encoder, services, data, config, registry, events, all);
     const frameworkRef = withInputShape(registry, config.framework as PluginRef, train.info.imageShape);
     // The checkpoints hold every weight: a backbone's initial-weights file is not read again.
     const framework = await registry.create('framework', withoutInitialWeights(registry, frameworkRef), { ...context, services, path: 'framework' });
@@ -92,6 +93,26 @@ export async function evaluateFromConfig(given: RunConfig, options: EvaluateOpti
   } finally {
     services.dispose();
   }
+}
+
+/**
+ * eval.encoder: a frozen encoder the services resolve (an ONNX model, PyTorch weights, another run),
+ * evaluated under its own name with no checkpoint of this run; the raw-pixel baseline follows.
+ */
+async function evaluateNamedEncoder(
+  name: string,
+  services: ReturnType<typeof createRunnerServices>,
+  data: { train: Dataset; test: Dataset },
+  config: RunConfig,
+  registry: Registry,
+  events: EventBus,
+  all: boolean,
+): Promise<EvalRunResult> {
+  const encoder = await services.featureExtractor(name);
+  const named = await evaluateEncoder(name, encoder, data, config, registry, events);
+  const evaluations = [named];
+  if (all && config.eval.baselines) evaluations.push(await evaluateEncoder('raw pixels', rawPixelFeatures(data.train), data, config, registry, events));
+  return { ...named, evaluations, steps: [] };
 }
 
 /** What one run's checkpoints gave: the trained encoder's results, each stage's, and a network of the run's architecture (for the baseline). */

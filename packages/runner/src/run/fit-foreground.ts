@@ -7,7 +7,7 @@ import { createRegistryWithPlugins } from '../config/plugins';
 import { createRunnerServices } from './services';
 
 export interface FitForegroundRunOptions {
-  /** A feature extractor name the runner resolves: checkpoint:<run dir>, random:<seed> or onnx:<folder> (an ONNX image tower with patch_tokens). */
+  /** A patch-token encoder name the runner resolves: checkpoint:<run dir>, safetensors:<file>, random:<seed>, onnx:<file.onnx>[?options] (any ONNX image model with a token or map output) or onnx:<folder> (an ONNX image tower with patch_tokens). */
   encoder: string;
   /** Where the direction is written (safetensors). */
   out: string;

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   type EventBus,
@@ -20,7 +20,7 @@ import {
   writeFileAtomic,
 } from '@genview/core';
 import { setTorchWeights } from '@genview/backbones';
-import { OnnxClipModel, OnnxPatchEncoder } from '@genview/views';
+import { OnnxClipModel, OnnxImageEncoder, OnnxPatchEncoder } from '@genview/views';
 import { BUNDLED_CLIP, bundledClipDir } from '../bundled/tiny-unclip';
 import { validateRunConfig } from '../config/load';
 import { migrateRunConfig } from '../config/migrate';
@@ -30,6 +30,7 @@ import { namespacedVariables } from '../trainer/named-variables';
 import { isStagedFramework, loadStages } from '../trainer/stages';
 import { withInputShape, withoutInitialWeights } from './framework-ref';
 import { memoByName } from './memo-by-name';
+import { parseOnnxEncoderName } from './onnx-encoder-name';
 import { tokenizerSource } from './tokenizers';
 
 /** The run config a training run leaves in its outDir, with the framework's input shape filled in. */
@@ -37,7 +38,7 @@ export const RUN_CONFIG_FILE = 'config.json';
 
 const ACCEPTED =
   '"checkpoint:<run directory>" (the encoder of a trained run), "safetensors:<file>" (PyTorch weights, torchvision/timm names, ' +
-  'in this config\'s backbone) or "random:<seed>" (this config\'s framework, freshly initialised)';
+  'in this config\'s backbone), "onnx:<file>[?options]" (any ONNX image model, frozen) or "random:<seed>" (this config\'s framework, freshly initialised)';
 
 export interface RunnerServicesOptions {
   /** The run asking: its framework is the one `random:<seed>` builds. */
@@ -114,6 +115,12 @@ function parseJson(path: string): unknown {
   } catch (error) {
     throw new GenviewError('UNREADABLE_FILE', 'the file is not valid JSON.', { where: path, fix: 'train the run again, or restore the file.', cause: error });
   }
+}
+
+/** An onnx:<arg> that names one model file (with options after "?"), not a folder. */
+function isOnnxModelFile(arg: string): boolean {
+  const file = parseOnnxEncoderName(arg, `onnx:${arg}`).file;
+  return file.endsWith('.onnx') || (existsSync(file) && statSync(file).isFile());
 }
 
 /** "kind:arg" names ("checkpoint:runs/x", "onnx:tiny-clip"); a name without a kind gives kind "". */
@@ -221,8 +228,18 @@ export function createRunnerServices(options: RunnerServicesOptions): RunnerServ
     return encoder;
   };
 
+  /** Any ONNX image model, run by onnxruntime on these images (resized, normalised and laid out as the name's options say). */
+  const fromOnnx = async (name: string, arg: string): Promise<FeatureExtractor> => {
+    const { file, options: encoderOptions } = parseOnnxEncoderName(arg, name);
+    const encoder = await OnnxImageEncoder.load(file, imageShape, encoderOptions);
+    own(encoder, name);
+    events.log('services', `feature extractor ${name}: ONNX ${encoder.describe()}`);
+    return encoder;
+  };
+
   const build = (name: string): Promise<FeatureExtractor> => {
     const { kind, arg } = splitServiceName(name);
+    if (kind === 'onnx' && arg.length > 0) return fromOnnx(name, arg);
     if (kind === 'checkpoint' && arg.length > 0) return fromCheckpoint(name, arg);
     if (kind === 'safetensors' && arg.length > 0) return fromSafetensors(name, arg);
     if (kind === 'random' && /^\d+$/.test(arg)) {
@@ -269,7 +286,8 @@ export function createRunnerServices(options: RunnerServicesOptions): RunnerServ
   const visionLanguage = memoByName(buildVisionLanguage);
   const buildTokenEncoder = async (name: string): Promise<PatchTokenEncoder> => {
     const { kind, arg } = splitServiceName(name);
-    if (kind === 'onnx' && arg.length > 0) {
+    // onnx:<file.onnx> is any image model (the feature extractor below); onnx:<folder> an image tower exporting patch_tokens.
+    if (kind === 'onnx' && arg.length > 0 && !isOnnxModelFile(arg)) {
       const encoder = await OnnxPatchEncoder.load(await bundledClipDir(arg, 'services.patchTokenEncoder'));
       own(
         {

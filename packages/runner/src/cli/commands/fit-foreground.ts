@@ -17,7 +17,7 @@ export const fitForegroundCommand = defineCommand({
     config: configOption,
     set: setOption,
     plugin: pluginOption,
-    encoder: { type: 'string', value: 'NAME', help: "checkpoint:<run dir> (a trained run's encoder), safetensors:<file> (PyTorch weights in this config's backbone), random:<seed> or onnx:<folder> (an ONNX image tower with patch_tokens; onnx:tiny-clip is the bundled one) (required)" },
+    encoder: { type: 'string', value: 'NAME', help: "checkpoint:<run dir> (a trained run's encoder), safetensors:<file> (PyTorch weights in this config's backbone), random:<seed>, onnx:<file.onnx>[?options] (an ONNX image model with a token or map output) or onnx:<folder> (an ONNX image tower with patch_tokens; onnx:tiny-clip is the bundled one) (required)" },
     out: { type: 'string', short: 'o', value: 'FILE', help: 'where to write the foreground direction (safetensors; required)' },
     images: { type: 'string', value: 'N', help: `fit on the first N images of data.train (default ${DEFAULT_FIT_IMAGES})` },
     plain: plainOption,
