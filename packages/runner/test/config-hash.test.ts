@@ -26,6 +26,10 @@ describe("the checkpoint's configHash", () => {
     const other = base('/home/a', 0.3);
     expect(hashConfig({ ...other, plugins: ['/home/a/plugins/other.mjs', '@acme/genview-plugins'] })).not.toBe(hashConfig(other));
     expect(hashConfig({ ...other, quality: { ...(other.quality as Record<string, unknown>), name: 'genview-fg-bg', encoder: 'random:3' } })).not.toBe(hashConfig(other));
+    // An onnx:<file> encoder: the file's place does not count, its options (which change the features) do.
+    const withOnnx = (encoder: string) => hashConfig({ ...other, quality: { ...(other.quality as Record<string, unknown>), name: 'genview-fg-bg', encoder } });
+    expect(withOnnx('onnx:/home/a/r18.onnx?norm=imagenet')).toBe(withOnnx('onnx:/srv/b/r18.onnx?norm=imagenet'));
+    expect(withOnnx('onnx:/home/a/r18.onnx?norm=imagenet')).not.toBe(withOnnx('onnx:/home/a/r18.onnx'));
   });
 
   it('two identical runs in different folders write byte-identical checkpoints', async () => {
