@@ -23,6 +23,10 @@ export class CaptionedDataset implements Dataset {
     this.labels = inner.labels;
   }
 
+  prefetch(indices: ArrayLike<number>): void {
+    this.inner.prefetch?.(indices);
+  }
+
   async read(indices: ArrayLike<number>): Promise<Batch> {
     const batch = await this.inner.read(indices);
     return { ...batch, captions: Array.from(batch.indices, (i) => this.captions[i] as string) };

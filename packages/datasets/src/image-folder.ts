@@ -2,6 +2,7 @@ import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { extname, join, relative } from 'node:path';
 import { GenviewError, type PluginContext, definePlugin, z } from '@genview/core';
+import { decodeImage, loadSharp } from './images/decode';
 import { InMemoryDataset } from './in-memory';
 import { DATASETS_PACKAGE, FORMER_DATASET_PACKAGES } from './package-name';
 
@@ -80,34 +81,6 @@ async function walk(dir: string, label: number | undefined, out: Candidate[], sk
   }
 }
 
-type SharpModule = typeof import('sharp').default;
-
-/** sharp loads libvips when imported; datasets that never read image files should not pay for (or depend on) that. */
-async function loadSharp(where: string): Promise<SharpModule> {
-  try {
-    const mod: { default?: SharpModule } = await import('sharp');
-    // The CommonJS build sees module.exports itself when no default is attached.
-    return mod.default ?? (mod as unknown as SharpModule);
-  } catch (error) {
-    throw new GenviewError('BACKEND_UNAVAILABLE', `sharp (the image decoder) could not be loaded: ${(error as Error).message}`, {
-      where,
-      fix: 'reinstall @genview/datasets so that sharp and its prebuilt libvips for this platform are installed.',
-      cause: error,
-    });
-  }
-}
-
-/** Decodes, orients, flattens alpha (onto black) and resizes one file to exactly h x w x channels uint8. */
-async function decode(sharp: SharpModule, path: string, config: ImageFolderConfig, h: number, w: number): Promise<Uint8Array> {
-  let pipeline = sharp(path, { failOn: 'error' }).rotate().flatten({ background: '#000000' }).resize(w, h, { fit: config.fit, background: '#000000' });
-  pipeline = config.channels === 1 ? pipeline.grayscale() : pipeline.toColourspace('srgb');
-  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
-  if (info.width !== w || info.height !== h || info.channels !== config.channels) {
-    throw new Error(`decoded to ${info.width}x${info.height}x${info.channels}, expected ${w}x${h}x${config.channels}`);
-  }
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-}
-
 export async function loadImageFolder(config: ImageFolderConfig, context: Pick<PluginContext, 'events' | 'path'>): Promise<ImageFolderDataset> {
   const where = context.path;
   const root = config.dir;
@@ -152,7 +125,7 @@ export async function loadImageFolder(config: ImageFolderConfig, context: Pick<P
       while (next < chosen.length) {
         const i = next++;
         try {
-          decoded[i] = await decode(sharp, chosen[i].path, config, h, w);
+          decoded[i] = await decodeImage(sharp, chosen[i].path, { height: h, width: w, channels: config.channels, fit: config.fit });
         } catch (error) {
           skipped.push({ path: chosen[i].path, reason: `cannot decode: ${(error as Error).message.split('\n')[0]}` });
         }

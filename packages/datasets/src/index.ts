@@ -6,6 +6,7 @@ import { coloredDigitsPlugin } from './colored-digits';
 import { digitsOnFashionPlugin } from './digits-on-textures';
 import { fashionMnistPlugin } from './fashion-mnist';
 import { imageFolderPlugin } from './image-folder';
+import { imageTextPlugin } from './image-text';
 import { mnistPlugin } from './mnist';
 
 // Data in memory and the IDX format (MNIST, Fashion-MNIST)
@@ -26,6 +27,10 @@ export {
   imageFolderSchema,
   loadImageFolder,
 } from './image-folder';
+
+// Image-caption pairs from a manifest, and the on-demand decoding behind it
+export { type ImageTextConfig, imageTextPlugin, imageTextSchema, loadImageText } from './image-text';
+export { StreamingImageDataset, type StreamingImagesOptions } from './images/streaming-images';
 
 // Standard benchmarks in their binary versions, read on demand from a user folder
 export { cifar100Plugin, cifar100Schema, cifar10Plugin, cifar10Schema, loadCifar10, loadCifar100 } from './binary/cifar';
@@ -72,6 +77,7 @@ export const plugins: readonly AnyPlugin[] = [
   fashionMnistPlugin,
   mnistPlugin,
   imageFolderPlugin,
+  imageTextPlugin,
   cifar10Plugin,
   cifar100Plugin,
   stl10Plugin,

@@ -34,6 +34,11 @@ export interface Dataset {
   readonly labels?: Int32Array;
   readonly captions?: string[];
   read(indices: ArrayLike<number>): Promise<Batch>;
+  /**
+   * A hint that these rows will be read soon (the Trainer passes the next batch's indices after each
+   * read), so a streaming dataset can start decoding them. Optional; datasets in memory ignore it.
+   */
+  prefetch?(indices: ArrayLike<number>): void;
 }
 
 /** Handcrafted view transform with the parameters sampled apart from their application. */

@@ -8,5 +8,6 @@ export function firstItems(dataset: Dataset, limit: number | undefined): Dataset
     labels: dataset.labels?.subarray(0, limit),
     captions: dataset.captions?.slice(0, limit),
     read: (indices) => dataset.read(indices),
+    ...(dataset.prefetch ? { prefetch: (indices: ArrayLike<number>) => dataset.prefetch?.(indices) } : {}),
   };
 }

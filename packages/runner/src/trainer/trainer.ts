@@ -324,6 +324,8 @@ export class Trainer {
     clock.start();
     const indices = this.order.indices(step);
     const batch = await data.read(indices);
+    // The order is a pure function of the step, so a streaming dataset can decode the next batch meanwhile.
+    data.prefetch?.(this.order.indices(step + 1));
     clock.mark('data');
     const rng = this.augmentRoot.fork(`step-${step}`);
     const n = indices.length;
