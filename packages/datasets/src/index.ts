@@ -51,6 +51,7 @@ export {
   renderColoredDigit,
   sampleColoredDigitSpec,
 } from './colored-digits';
+export { type ColoredStrokesOptions, coloredStrokes } from './colored-strokes';
 export { type DigitsOnTexturesOptions, digitsOnFashionPlugin, digitsOnFashionSchema, digitsOnTextures, greyTextures } from './digits-on-textures';
 export { type FeaturePairs, type FeaturePairsOptions, coloredDigitPairs } from './feature-pairs';
 export { CaptionedDataset } from './captioned';

@@ -185,3 +185,50 @@ describe('MCL end to end', () => {
     expect(tf.memory().numTensors).toBe(before);
   }, 60_000);
 });
+
+describe('MCL integration weights', () => {
+  // Two fixed "stage encoders" over 1x1x2 images: stage 1 returns the pixels, stage 2 their reverse, scaled.
+  const image = () => tf.tensor4d([3, 4, 1, 0], [2, 1, 1, 2]);
+  const stage1 = { featureDim: 2, embed: (x: tf.Tensor4D) => tf.reshape(x, [x.shape[0], 2]) as tf.Tensor2D };
+  const stage2 = { featureDim: 2, embed: (x: tf.Tensor4D) => tf.mul(tf.reverse(tf.reshape(x, [x.shape[0], 2]), 1), 10) as tf.Tensor2D };
+  const embed = (weights?: number[]) => {
+    const x = image();
+    const out = integratedEncoder([stage1, stage2], weights).embed(x);
+    const values = Array.from(out.dataSync());
+    x.dispose();
+    out.dispose();
+    return values;
+  };
+
+  it('scales each stage after its own L2 normalisation, then normalises the concatenation', () => {
+    // Row [3, 4]: stage 1 unit [0.6, 0.8], stage 2 unit [0.8, 0.6]; weights [0.5, 1] give
+    // [0.3, 0.4, 0.8, 0.6] / sqrt(0.25 + 1).
+    const norm = Math.sqrt(1.25);
+    const got = embed([0.5, 1]);
+    [0.3 / norm, 0.4 / norm, 0.8 / norm, 0.6 / norm].forEach((v, i) => expect(got[i]).toBeCloseTo(v, 6));
+    // Equal weights are upstream's integration, bit for bit; weight 0 leaves a stage out.
+    expect(embed([1, 1])).toEqual(embed());
+    const second = embed([0, 2]);
+    [0, 0, 0.8, 0.6].forEach((v, i) => expect(second[i]).toBeCloseTo(v, 6));
+  });
+
+  it('refuses a weight list that does not fit the stages, with the config field named', () => {
+    expect(() => integratedEncoder([stage1, stage2], [1])).toThrow(/lists 1 weights for 2 stages/);
+    expect(() => integratedEncoder([stage1, stage2], [0, 0])).toThrow(/at least one above 0/);
+    expect(() => integratedEncoder([stage1, stage2], [-1, 1])).toThrow(/framework.integration.weights/);
+  });
+
+  it('the mcl framework checks integration.weights against stages when it is created', async () => {
+    const registry = createRegistry();
+    const create = (weights: number[]) =>
+      registry.create(
+        'framework',
+        { name: 'mcl', stages: 3, integration: { weights }, inputShape: [8, 8, 3], inner: { name: 'simclr', backbone: { name: 'small-cnn', widths: [4] }, projector: { name: 'mlp-projector', hiddenDim: 8, outDim: 4 } } },
+        { rng: new Rng(0), events: new EventBus(), path: 'framework' },
+      );
+    await expect(create([0.5, 1])).rejects.toThrow(/framework.integration.weights lists 2 weights for 3 stages/);
+    const ok = await create([0.5, 1, 1]);
+    expect(isMclFramework(ok)).toBe(true);
+    ok.dispose();
+  });
+});

@@ -21,7 +21,7 @@ import {
   z,
 } from '@genview/core';
 import { type KMeansResult, extractFeatures, kmeans, normaliseRows } from '@genview/eval';
-import { integratedEncoder } from './integrate';
+import { checkIntegrationWeights, integratedEncoder } from './integrate';
 import { accumulatePseudoLabels, negativeMaskFromLabels } from './pseudo-labels';
 import { PseudoLabelBatchOrder } from './sampler';
 import { MCL_CLUSTERING_DEFAULTS, type MclClustering, checkStagePlan, mclClusteringSchema, mclStageSteps, stepsPerStageSchema } from './settings';
@@ -79,6 +79,12 @@ const mclConfigSchema = z
     clustering: mclClusteringSchema.default({ ...MCL_CLUSTERING_DEFAULTS }),
     /** Images per encoder call when embedding the training set for k-means. */
     embedBatchSize: z.number().int().positive().default(256),
+    /**
+     * How the stages' features are joined. weights: one per stage, each stage's L2-normalised features
+     * scaled by it before the concatenation; left out, every stage weighs the same (upstream). No
+     * default in the schema, so configs without it hash as before.
+     */
+    integration: z.object({ weights: z.array(z.number().nonnegative()).nonempty().optional() }).strict().optional(),
   })
   .strict();
 
@@ -109,6 +115,8 @@ export const mcl = definePlugin({
       throw new GenviewError('INVALID_CONFIG', 'mcl cannot wrap itself.', { where: `${context.path}.inner`, fix: 'name an InfoNCE-style framework, e.g. simclr.' });
     }
     checkStagePlan(config, context.path);
+    const weights = config.integration?.weights;
+    if (weights) checkIntegrationWeights(weights, config.stages, `${context.path}.integration.weights`);
     const innerSchema = context.registry.resolve('framework', innerRef.name, `${context.path}.inner`).configSchema as { shape?: Record<string, unknown> };
     if (config.inputShape && innerSchema.shape && 'inputShape' in innerSchema.shape && innerRef.inputShape === undefined) innerRef.inputShape = config.inputShape;
     // Every stage is built from the same stream, so each starts from identical weights (upstream re-loads
@@ -223,7 +231,7 @@ function mclStages(config: MclConfig, context: PluginContext, build: (labels: In
         metrics: { inertia: result.inertia, pseudoLabels: distinct, iterations: result.iterations },
       };
     },
-    integrate: (encoders: readonly FeatureExtractor[]) => integratedEncoder(encoders),
+    integrate: (encoders: readonly FeatureExtractor[]) => integratedEncoder(encoders, config.integration?.weights, `${context.path}.integration.weights`),
   };
 }
 
