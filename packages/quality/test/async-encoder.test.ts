@@ -38,6 +38,26 @@ describe('GenView foreground steps with an asynchronous patch-token encoder', ()
     tf.dispose([a, b]);
   });
 
+  it('diversity 0 scores foreground agreement alone; 1 is the default GenView score', async () => {
+    const [a, b] = pairs(8, 4);
+    const direction = { vector: basis(0), threshold: 1 };
+    const genview = createGenviewFgBgScorer({ extractor: gridExtractor, direction, gamma: 2 });
+    const fgOnly = createGenviewFgBgScorer({ extractor: gridExtractor, direction, gamma: 2, diversity: 0 });
+    expect(genview.diversity).toBe(1);
+    const sims = await genview.similarities({ views: [a, b] });
+    const fg = Array.from(sims.foreground.dataSync());
+    const expected = fg.map((f) => Math.exp(2 * (f - Math.max(...fg))));
+    const total = expected.reduce((x, y) => x + y, 0);
+    const w = await fgOnly.pairWeights({ views: [a, b] });
+    for (const [i, x] of Array.from(w.dataSync()).entries()) expect(x).toBeCloseTo((8 * expected[i]) / total, 5);
+    const wDefault = await genview.pairWeights({ views: [a, b] });
+    expect(Array.from(wDefault.dataSync())).not.toEqual(Array.from(w.dataSync()));
+    expect(() => createGenviewFgBgScorer({ extractor: gridExtractor, direction, diversity: -1 })).toThrow(/diversity must be/);
+    tf.dispose([a, b, sims.foreground, sims.background, w, wDefault]);
+    genview.dispose();
+    fgOnly.dispose();
+  });
+
   it('adaptive noise and patchTokensOf await it; the plugin asks the host for a patch-token encoder first', async () => {
     const [a] = pairs(5, 2);
     const direction = { vector: basis(0), threshold: 1 };

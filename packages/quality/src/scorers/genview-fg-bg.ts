@@ -32,6 +32,13 @@ export interface GenviewFgBgOptions {
   direction: ForegroundDirection;
   /** Temperature of the score; GenView uses 1. */
   gamma?: number;
+  /**
+   * Coefficient of the background term: score = exp(γ·(sim_fg − diversity·sim_bg)). GenView uses 1 (a
+   * pair whose backgrounds differ counts more); 0 scores foreground agreement alone, which is what
+   * separates semantically drifted views when a drifted view's background changes too (README, the
+   * controlled test).
+   */
+  diversity?: number;
 }
 
 // A type alias, not an interface: tf.tidy only returns objects whose type has an index signature.
@@ -44,6 +51,7 @@ export type PairSimilarities = {
 
 export interface GenviewFgBgScorer extends QualityScorer {
   readonly gamma: number;
+  readonly diversity: number;
   /** Foreground and background similarity of each pair, detached. */
   similarities(input: QualityInput): Promise<PairSimilarities>;
   /** The unnormalised scores exp(γ·(sim_fg − sim_bg)), [N], detached (for logging and plots). */
@@ -66,6 +74,13 @@ const WHERE = 'quality genview-fg-bg';
 export function createGenviewFgBgScorer(options: GenviewFgBgOptions): GenviewFgBgScorer {
   const gamma = options.gamma ?? 1;
   requireGamma(gamma, 'gamma', WHERE);
+  const diversity = options.diversity ?? 1;
+  if (!Number.isFinite(diversity) || diversity < 0) {
+    throw new GenviewError('BAD_INPUT', `diversity must be a finite number ≥ 0, got ${diversity}.`, {
+      where: WHERE,
+      fix: 'GenView uses 1; 0 scores foreground agreement alone.',
+    });
+  }
   validateForegroundDirection(options.direction, `${WHERE}.direction`);
   requireTokenEncoder(options.extractor, `${WHERE}.extractor`);
   const { extractor, direction } = options;
@@ -106,7 +121,7 @@ export function createGenviewFgBgScorer(options: GenviewFgBgOptions): GenviewFgB
   const logits = async (input: QualityInput): Promise<Tensor1D> => {
     const sims = await similarities(input);
     return tf.tidy(() => {
-      const out = tf.mul(tf.sub(sims.foreground, sims.background), gamma) as Tensor1D;
+      const out = tf.mul(tf.sub(sims.foreground, tf.mul(sims.background, diversity)), gamma) as Tensor1D;
       tf.dispose([sims.foreground, sims.background]);
       return out;
     });
@@ -115,6 +130,7 @@ export function createGenviewFgBgScorer(options: GenviewFgBgOptions): GenviewFgB
   return {
     name: 'genview-fg-bg',
     gamma,
+    diversity,
     similarities,
     pairScores: async (input) => {
       const l = await logits(input);
@@ -148,6 +164,8 @@ export const genviewFgBgPlugin = definePlugin({
   configSchema: z
     .object({
       gamma: z.number().min(0).default(1),
+      /** Coefficient of the background similarity in the score; GenView uses 1, 0 keeps foreground agreement only. */
+      diversity: z.number().min(0).default(1),
       /** A foreground direction file (safetensors) or { vector, threshold? } inline. */
       direction: directionConfigSchema,
       /** Name of a frozen encoder with patch tokens, resolved by the host (services.patchTokenEncoder, else featureExtractor): checkpoint:<run>, onnx:tiny-clip, ... */
@@ -157,6 +175,6 @@ export const genviewFgBgPlugin = definePlugin({
   create: async (config, context) => {
     const direction = await resolveDirection(config.direction, `${context.path}.direction`);
     const extractor = await obtainTokenEncoder(context, config.encoder);
-    return createGenviewFgBgScorer({ extractor, direction, gamma: config.gamma });
+    return createGenviewFgBgScorer({ extractor, direction, gamma: config.gamma, diversity: config.diversity });
   },
 });
