@@ -205,11 +205,11 @@ describe('MCL integration weights', () => {
     // [0.3, 0.4, 0.8, 0.6] / sqrt(0.25 + 1).
     const norm = Math.sqrt(1.25);
     const got = embed([0.5, 1]);
-    [0.3 / norm, 0.4 / norm, 0.8 / norm, 0.6 / norm].forEach((v, i) => expect(got[i]).toBeCloseTo(v, 6));
+    for (const [i, v] of [0.3 / norm, 0.4 / norm, 0.8 / norm, 0.6 / norm].entries()) expect(got[i]).toBeCloseTo(v, 6);
     // Equal weights are upstream's integration, bit for bit; weight 0 leaves a stage out.
     expect(embed([1, 1])).toEqual(embed());
     const second = embed([0, 2]);
-    [0, 0, 0.8, 0.6].forEach((v, i) => expect(second[i]).toBeCloseTo(v, 6));
+    for (const [i, v] of [0, 0, 0.8, 0.6].entries()) expect(second[i]).toBeCloseTo(v, 6);
   });
 
   it('refuses a weight list that does not fit the stages, with the config field named', () => {
