@@ -5,9 +5,9 @@
 //
 //   npm run bench:quality            (builds, then runs)
 //   node bench/quality-overhead.mjs --steps 8 --repeats 2 --batch 256
-import { EventBus, Rng, selectBackend } from '@genview/core';
+import { EventBus, Rng, selectBackend, backboneFeatures, buildBackbone } from '@genview/core';
 import { createGenviewFgBgScorer } from '@genview/quality';
-import { backboneFeatures, buildBackbone, buildViewPipelines, createRegistry, Trainer } from '@genview/runner';
+import { buildViewPipelines, createRegistry, Trainer } from '@genview/runner';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);

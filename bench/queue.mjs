@@ -47,7 +47,8 @@ for (const [path, fix] of [
   }
 }
 
-const { enqueueGenerate, generateFromConfig, runConfigSchema } = await import('@genview/runner');
+const { generateFromConfig, runConfigSchema } = await import('@genview/runner');
+const { enqueueGenerate } = await import('@genview/runner/queue');
 
 function config(store, limit = images) {
   return runConfigSchema.parse({

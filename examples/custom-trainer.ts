@@ -2,9 +2,9 @@
  * A custom trainer in a few lines: pick the parts by hand (no YAML), train with the library's Trainer
  * and measure the encoder with kNN next to a random encoder of the same architecture.
  */
-import { EventBus, Rng, selectBackend } from '@genview/core';
+import { EventBus, Rng, selectBackend, backboneFeatures, buildBackbone } from '@genview/core';
 import { cachedFeatures } from '@genview/eval';
-import { Trainer, backboneFeatures, buildBackbone, createRegistry } from '@genview/runner';
+import { Trainer, createRegistry } from '@genview/runner';
 import { presetPipelines } from '@genview/views';
 
 export interface CustomTrainerResult {

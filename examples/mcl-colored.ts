@@ -11,9 +11,9 @@
  *
  * Run: node tools/experiments/mcl.mjs   (MCL_DATASET, MCL_STEPS, MCL_STAGES, MCL_SEED, ... override)
  */
-import { type Augmentation, type Dataset, EventBus, type FeatureExtractor, type Registry, Rng, selectBackend } from '@genview/core';
+import { type Augmentation, type Dataset, EventBus, type FeatureExtractor, type Registry, Rng, selectBackend, backboneFeatures, buildBackbone } from '@genview/core';
 import { cachedFeatures, extractFeatures, knnClassify, pairProbe, rawPixelFeatures } from '@genview/eval';
-import { Trainer, backboneFeatures, buildBackbone, createRegistry, runMultistage } from '@genview/runner';
+import { Trainer, createRegistry, runMultistage } from '@genview/runner';
 import { type FeaturePairs, coloredDigitPairs, coloredDigits, digitsOnTextures, greyTextures } from '@genview/datasets';
 import { ViewPipeline } from '@genview/views';
 

@@ -1,9 +1,10 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts', 'src/cli.ts'],
+  // The package entry, the opt-in subsystems (@genview/runner/queue, @genview/runner/report) and the CLI.
+  entry: ['src/index.ts', 'src/queue.ts', 'src/report.ts', 'src/cli.ts'],
   format: ['esm', 'cjs'],
-  dts: { entry: 'src/index.ts' },
+  dts: { entry: ['src/index.ts', 'src/queue.ts', 'src/report.ts'] },
   sourcemap: true,
   clean: true,
   shims: true,

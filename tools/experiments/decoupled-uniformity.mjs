@@ -20,9 +20,9 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EventBus, Rng, selectBackend, tf, writeFileAtomic } from '@genview/core';
+import { EventBus, Rng, selectBackend, tf, writeFileAtomic, backboneFeatures, buildBackbone } from '@genview/core';
 import { rawPixelFeatures } from '@genview/eval';
-import { Trainer, backboneFeatures, buildBackbone, createDecoupledFramework, createRegistry, evaluateEncoder } from '@genview/runner';
+import { Trainer, createDecoupledFramework, createRegistry, evaluateEncoder } from '@genview/runner';
 import { pipelineFromRefs } from '@genview/views';
 import { DATASETS, loadExperimentData } from './decoupled-uniformity/data.mjs';
 import { ensureGenerativeCache, generativeCachePath, priorsFor } from './decoupled-uniformity/priors.mjs';

@@ -12,6 +12,7 @@ export function genviewProject(name: string, options: { testTimeout?: number } =
   return defineProject({
     resolve: {
       alias: [
+        { find: /^@genview\/runner\/(queue|report)$/, replacement: `${packagesDir}runner/src/$1.ts` },
         { find: /^@tensorflow\/tfjs-core\/dist\/(.+)$/, replacement: `${bundleDir}$1.mjs` },
         {
           find: /^@genview\/(core|views|datasets|quality|losses|backbones|eval|runner|data-fashion-mnist|model-tiny-unclip|backend-native)$/,

@@ -12,7 +12,7 @@ export { createSmallCnn, type SmallCnn, type SmallCnnOptions } from './models/sm
 export { createResNet, type ResNet, type ResNetDepth, type ResNetOptions, type ResNetStem } from './models/resnet';
 export { createVit, VIT_VARIANTS, type Vit, type VitOptions, type VitVariant } from './models/vit';
 export { createMlpHead, type MlpHeadOptions } from './models/mlp-head';
-export { createTextTransformer, firstEosPositions, type TextTransformer, type TextTransformerOptions } from './models/text-transformer';
+export { createTextTransformer, type TextTransformer, type TextTransformerOptions } from './models/text-transformer';
 export { asFeatureExtractor } from './feature-extractor';
 export {
   DEFAULT_IGNORED_TORCH_KEYS,

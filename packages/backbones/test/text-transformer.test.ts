@@ -1,6 +1,7 @@
 import { EventBus, GenviewError, Registry, Rng, type Tensor2D, selectBackend, tf } from '@genview/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TextTransformer, createTextTransformer, firstEosPositions, plugins } from '../src/index';
+import { type TextTransformer, createTextTransformer, plugins } from '../src/index';
+import { firstEosPositions } from '../src/models/text-transformer';
 
 // A tiny tower: vocabulary 20 with eos 19 (0 plays padding), 8 positions, width 16.
 const VOCAB = 20;

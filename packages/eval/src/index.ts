@@ -23,14 +23,12 @@ export { clusterAgreement, kmeansPurityPlugin, normaliseRows, type ClusterAgreem
 export { pairProbe, type PairProbeInput, type PairProbeResult } from './pair-probe';
 export {
   DEFAULT_ZERO_SHOT_TEMPLATES,
-  classEmbeddings,
   zeroShotClassify,
   zeroShotPlugin,
   type ZeroShotAccuracy,
   type ZeroShotInput,
 } from './evaluators/zero-shot';
-export { captionGroups, retrievalPlugin, retrievalRecall, type CaptionGroups, type RetrievalInput, type RetrievalRecall } from './evaluators/retrieval';
-export { embedTextsBatched, jointImageExtractor } from './joint-space';
+export { retrievalPlugin, retrievalRecall, type RetrievalInput, type RetrievalRecall } from './evaluators/retrieval';
 export { alignUniformPlugin, alignmentUniformity, type AlignUniform, type AlignUniformOptions } from './evaluators/align-uniform';
 
 /** Every evaluator in this package, for `registry.register(plugins)`. */

@@ -1,6 +1,8 @@
 import { type Dataset, EventBus, type FeatureExtractor, GenviewError, Registry, Rng, type Tensor2D, type Tensor4D, type VisionLanguageEncoder, tf } from '@genview/core';
 import { describe, expect, it } from 'vitest';
-import { cachedFeatures, captionGroups, classEmbeddings, plugins, retrievalRecall, zeroShotClassify } from '../src/index';
+import { cachedFeatures, plugins, retrievalRecall, zeroShotClassify } from '../src/index';
+import { captionGroups } from '../src/evaluators/retrieval';
+import { classEmbeddings } from '../src/evaluators/zero-shot';
 
 /**
  * Synthetic vision-language geometry, D = 8: each "image" is a [1, 1, D] tensor holding its joint-space

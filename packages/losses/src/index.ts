@@ -14,15 +14,8 @@ export { infoNce, infoNcePlugin, type InfoNceOptions } from './losses/info-nce';
 export { clipLoss, clipPlugin, type ClipLossOptions } from './losses/clip';
 export { infoNceQueue, mocoQueuePlugin, type InfoNceQueueOptions } from './losses/moco-queue';
 export { negativeCosine, negativeCosinePlugin, type NegativeCosineOptions } from './losses/negative-cosine';
-export {
-  decoupledCentroids,
-  decoupledUniformity,
-  decoupledUniformityMetrics,
-  decoupledUniformityPlugin,
-  kernelRidgeWeights,
-  type DecoupledUniformityOptions,
-} from './losses/decoupled-uniformity';
-export { rbfKernel, rbfKernelPlugin, pairwiseSquaredDistances } from './kernels/rbf';
+export { decoupledUniformity, decoupledUniformityPlugin, type DecoupledUniformityOptions } from './losses/decoupled-uniformity';
+export { rbfKernel, rbfKernelPlugin } from './kernels/rbf';
 export { cosineKernel, cosineKernelPlugin } from './kernels/cosine';
 export { attributeKernel, attributeKernelPlugin, type AttributeKernelOptions } from './kernels/attributes';
 

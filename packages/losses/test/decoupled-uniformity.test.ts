@@ -1,6 +1,7 @@
 import { EventBus, GenviewError, Registry, Rng, type Scalar, type Tensor2D, selectBackend, tf } from '@genview/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { attributeKernel, cosineKernel, decoupledUniformity, decoupledUniformityMetrics, kernelRidgeWeights, plugins, rbfKernel } from '../src/index';
+import { attributeKernel, cosineKernel, decoupledUniformity, plugins, rbfKernel } from '../src/index';
+import { decoupledUniformityMetrics, kernelRidgeWeights } from '../src/losses/decoupled-uniformity';
 import { type Mat, dot, normalize, numericGrad } from './reference';
 
 // 4 samples, 2 views, 3 dims, no symmetry.

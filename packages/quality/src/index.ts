@@ -5,28 +5,18 @@ import { genviewFgBgPlugin } from './scorers/genview-fg-bg';
 
 export {
   fitForegroundDirection,
-  leadingEigenvector,
-  validateForegroundDirection,
   type FitForegroundOptions,
   type ForegroundDirection,
   type Orientation,
   type TokenBatches,
   type TokenSource,
 } from './foreground/direction';
-export {
-  decodeForegroundDirection,
-  encodeForegroundDirection,
-  loadForegroundDirection,
-  saveForegroundDirection,
-} from './foreground/direction-file';
+export { loadForegroundDirection, saveForegroundDirection } from './foreground/direction-file';
 export { fitForegroundDirectionOnDataset, type FitOnDatasetOptions } from './foreground/fit-dataset';
 export { patchTokensOf, requireTokenEncoder, type TokenEncoder } from './foreground/token-encoder';
 export {
-  directionColumn,
   foregroundRatios,
-  hardForegroundMask,
   poolForegroundBackground,
-  projectTokens,
   softForegroundMasks,
   type PooledFeatures,
   type SoftMasks,
@@ -36,8 +26,6 @@ export {
   adaptiveNoiseLevels,
   noiseLevelBinsSchema,
   noiseLevelForRatio,
-  noiseLevelsForRatios,
-  validateNoiseLevelBins,
   type NoiseLevelBins,
 } from './foreground/noise-level';
 export {
@@ -52,9 +40,6 @@ export {
   createAlignmentDiversityScorer,
   imageImageWeights,
   imageTextWeights,
-  labelPairMask,
-  nonzeroMeanWeights,
-  pooledViewFeatures,
   type AlignmentDiversityOptions,
   type AlignmentDiversityScorer,
   type ImageImageInput,
@@ -67,7 +52,6 @@ export {
   AdaptiveNoiseConditioning,
   adaptiveNoisePlugin,
   adaptiveNoiseSchema,
-  viewSeed,
   type AdaptiveNoiseDependencies,
   type AdaptiveNoiseOptions,
 } from './conditioning/adaptive-noise';

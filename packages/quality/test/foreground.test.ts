@@ -6,20 +6,19 @@ import { describe, expect, it } from 'vitest';
 import {
   GENVIEW_NOISE_BINS,
   adaptiveNoiseLevels,
-  decodeForegroundDirection,
-  encodeForegroundDirection,
   fitForegroundDirection,
   fitForegroundDirectionOnDataset,
   foregroundRatios,
   loadForegroundDirection,
   noiseLevelBinsSchema,
   noiseLevelForRatio,
-  noiseLevelsForRatios,
   poolForegroundBackground,
-  projectTokens,
   saveForegroundDirection,
   softForegroundMasks,
 } from '../src/index';
+import { decodeForegroundDirection, encodeForegroundDirection } from '../src/foreground/direction-file';
+import { projectTokens } from '../src/foreground/masks';
+import { noiseLevelsForRatios } from '../src/foreground/noise-level';
 import { D, Rng, add, basis, centreOrder, cosine, gridExtractor, images, tokenMap, tokensOf } from './synthetic';
 
 const H = 10;

@@ -22,11 +22,10 @@ import {
   createGenviewFgBgScorer,
   imageImageWeights,
   imageTextWeights,
-  labelPairMask,
   plugins,
-  pooledViewFeatures,
   saveForegroundDirection,
 } from '../src/index';
+import { labelPairMask, pooledViewFeatures } from '../src/scorers/alignment-diversity';
 import { D, add, basis, cosine, gridExtractor, images, tokenMap } from './synthetic';
 
 const H = 6;

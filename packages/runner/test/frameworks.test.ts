@@ -1,6 +1,6 @@
-import { type Dataset, EventBus, type PluginRef, Rng } from '@genview/core';
+import { type Dataset, EventBus, type PluginRef, Rng, backboneFeatures, buildBackbone } from '@genview/core';
 import { cachedFeatures } from '@genview/eval';
-import { Trainer, backboneFeatures, buildBackbone, createRegistry } from '@genview/runner';
+import { Trainer, createRegistry } from '@genview/runner';
 import { presetPipelines } from '@genview/views';
 import { beforeAll, describe, expect, it } from 'vitest';
 

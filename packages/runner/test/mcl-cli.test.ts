@@ -5,22 +5,21 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EventBus, GenviewError, decodeSafetensors, tf } from '@genview/core';
 import {
-  type PseudoLabelFile,
   type RunConfig,
-  backboneRefOf,
-  collectRuns,
   createRegistry,
   createRunnerServices,
   evaluateFromConfig,
   exportRun,
   loadRunConfig,
   main,
-  parseReportSpec,
   runConfigSchema,
-  runEvalJob,
   trainFromConfig,
   validateRunConfig,
 } from '@genview/runner';
+import { collectRuns, parseReportSpec } from '@genview/runner/report';
+import type { PseudoLabelFile } from '../src/frameworks/mcl/framework';
+import { runEvalJob } from '../src/queue/eval-worker';
+import { backboneRefOf } from '../src/run/finetune';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mclStageSteps } from '../src/frameworks/mcl/settings';
 import { preflight } from '../src/run/preflight';

@@ -1,10 +1,12 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventBus, type Module, Rng, type Tensor2D, type Tensor4D, decodeSafetensors, encodeSafetensors, l2Normalize, tf } from '@genview/core';
-import { BatchOrder, KeyQueue, type MclFramework, Trainer, createRegistry, forwardViews, isMclFramework, runMultistage } from '@genview/runner';
+import { EventBus, type Module, Rng, type Tensor2D, type Tensor4D, decodeSafetensors, encodeSafetensors, forwardViews, l2Normalize, tf } from '@genview/core';
+import { BatchOrder, type MclFramework, Trainer, createRegistry, runMultistage } from '@genview/runner';
 import { coloredDigits, inMemoryDataset } from '@genview/datasets';
 import { ViewPipeline } from '@genview/views';
+import { isMclFramework } from '../src/frameworks/mcl/framework';
+import { KeyQueue } from '../src/frameworks/queue';
 import { describe, expect, it } from 'vitest';
 
 /**

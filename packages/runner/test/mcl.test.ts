@@ -1,17 +1,12 @@
 import { EventBus, Rng, tf } from '@genview/core';
 import { knnClassify, extractFeatures } from '@genview/eval';
-import {
-  PseudoLabelBatchOrder,
-  accumulatePseudoLabels,
-  createRegistry,
-  integratedEncoder,
-  isMclFramework,
-  jointPseudoLabels,
-  negativeMaskFromLabels,
-  runMultistage,
-} from '@genview/runner';
+import { createRegistry, runMultistage } from '@genview/runner';
 import { coloredDigits } from '@genview/datasets';
 import { ViewPipeline } from '@genview/views';
+import { isMclFramework } from '../src/frameworks/mcl/framework';
+import { integratedEncoder } from '../src/frameworks/mcl/integrate';
+import { accumulatePseudoLabels, jointPseudoLabels, negativeMaskFromLabels } from '../src/frameworks/mcl/pseudo-labels';
+import { PseudoLabelBatchOrder } from '../src/frameworks/mcl/sampler';
 import { describe, expect, it } from 'vitest';
 
 describe('MCL pseudo labels', () => {

@@ -10,7 +10,7 @@ import { type RunConfig, runConfigSchema } from '../src/config/schema';
 import { histogram, niceAxis } from '../src/report/charts';
 import { main } from '../src/cli/main';
 import { sink } from './output-sink';
-import { type ReportSpecInput, buildReport, collectRuns, parseReportSpec } from '../src/report/index';
+import { type ReportSpecInput, buildReport, collectRuns, parseReportSpec } from '../src/report';
 import { decodePng, encodePng, pngSize } from '../src/report/png';
 import type { TrainRunResult } from '../src/run/train';
 import { JsonlLog } from '../src/trainer/metrics-log';

@@ -11,7 +11,7 @@ import { multiSourcePlugin } from './diffusion/multisource-conditioning';
 import { ruleBasedComplexityPlugin } from './text/caption-complexity';
 
 // Augmentations
-export { LUMA_WEIGHTS, type SizeOption } from './augment/common';
+export type { SizeOption } from './augment/common';
 export {
   type CropRect,
   RandomResizedCrop,
@@ -19,36 +19,17 @@ export {
   type RandomResizedCropParams,
   randomResizedCropPlugin,
   randomResizedCropSchema,
-  sampleCropRect,
 } from './augment/random-resized-crop';
 export { HorizontalFlip, type HorizontalFlipOptions, type HorizontalFlipParams, horizontalFlipPlugin, horizontalFlipSchema } from './augment/horizontal-flip';
 export { ColorJitter, type ColorJitterOptions, type ColorJitterParams, type JitterOp, colorJitterPlugin, colorJitterSchema } from './augment/color-jitter';
-export { hsvToRgb, rgbToHsv, shiftHue } from './augment/hsv';
-export {
-  RandomGrayscale,
-  type RandomGrayscaleOptions,
-  type RandomGrayscaleParams,
-  luma,
-  randomGrayscalePlugin,
-  randomGrayscaleSchema,
-} from './augment/random-grayscale';
-export {
-  GaussianBlur,
-  type GaussianBlurOptions,
-  type GaussianBlurParams,
-  defaultKernelSize,
-  gaussianBlurPlugin,
-  gaussianBlurSchema,
-  gaussianKernel1d,
-} from './augment/gaussian-blur';
+export { RandomGrayscale, type RandomGrayscaleOptions, type RandomGrayscaleParams, randomGrayscalePlugin, randomGrayscaleSchema } from './augment/random-grayscale';
+export { GaussianBlur, type GaussianBlurOptions, type GaussianBlurParams, gaussianBlurPlugin, gaussianBlurSchema } from './augment/gaussian-blur';
 export { Solarize, type SolarizeOptions, type SolarizeParams, solarizePlugin, solarizeSchema } from './augment/solarize';
 export { type PipelineParams, ViewPipeline, buildPipeline } from './augment/pipeline';
 export { augmentationFromRef, pipelineFromRefs } from './augment/from-ref';
 export { type AugmentationPreset, type AugmentationPresetName, augmentationPresets, presetFor, presetPipelines } from './augment/presets';
 
-// Text
-export { BYTE_TO_UNICODE, CLIP_BYTE_ORDER, UNICODE_TO_BYTE, bytesToUnicode, decodeByteChars, encodeByteChars } from './text/byte-unicode';
-export { CLIP_BOS, CLIP_CONTEXT_LENGTH, CLIP_END_OF_WORD, CLIP_EOS, bpeWord, normalizeClipText, splitClipPieces } from './text/clip-text';
+// Text: CLIP's tokenizer, training a BPE vocabulary for captions, caption complexity (GenView++)
 export {
   type ClipBatchEncoding,
   type ClipDecodeOptions,
@@ -56,7 +37,6 @@ export {
   type ClipEncoding,
   ClipTokenizer,
   type ClipTokenizerSpec,
-  parseMergesTxt,
 } from './text/clip-tokenizer';
 export { type CaptionTokenizerOptions, trainCaptionTokenizer } from './text/caption-tokenizer';
 export {
@@ -70,7 +50,6 @@ export {
   ruleBasedComplexityPlugin,
   ruleBasedComplexitySchema,
 } from './text/caption-complexity';
-export { VISUAL_PHRASES, VISUAL_WORDS, VISUAL_WORD_KINDS, type VisualWordKind } from './text/visual-words';
 export {
   type ClipBpeModel,
   type ClipBpeTrainOptions,
@@ -81,16 +60,25 @@ export {
 } from './text/train-bpe';
 
 // Generative views: ONNX diffusion pipelines on onnxruntime-node
-export * from './diffusion/schedulers/index';
+export {
+  SCHEDULER_CLASSES,
+  type SchedulerClassName,
+  type SchedulerConfig,
+  type SchedulerConfigInput,
+  type CreateSchedulerOptions,
+  type DiffusionScheduler,
+  type SchedulerKind,
+  createScheduler,
+  readSchedulerConfig,
+} from './diffusion/schedulers/index';
 export { OnnxDiffusionPipeline, type DiffusionPipelineOptions } from './diffusion/pipeline';
 export { OnnxDiffusionGenerator, type OnnxDiffusionOptions, onnxDiffusionPlugin, onnxDiffusionSchema } from './diffusion/onnx-diffusion-plugin';
 export { PIPELINE_PARTS, type PipelinePart, type PipelineFolder, readPipelineFolder } from './diffusion/pipeline-folder';
-export { type ExecutionProvider, loadOnnxRuntime } from './diffusion/onnx-runtime';
+export type { ExecutionProvider } from './diffusion/onnx-runtime';
 export { ONNX_CLIP_LAYOUT, OnnxClipModel, type OnnxClipOptions } from './frozen/onnx-clip';
 export { OnnxPatchEncoder, type OnnxPatchEncoderOptions, PATCH_TOKENS_OUTPUT } from './frozen/onnx-patch-encoder';
 export { OnnxImageEncoder, type OnnxImageEncoderOptions } from './frozen/onnx-image-encoder';
 export { type PlainTensor, SyncOnnxSession, type TensorInfo } from './frozen/sync-onnx-session';
-export { fromFloat16, toFloat16 } from './diffusion/float16';
 export {
   GENERATION_SOURCES,
   MultiSourceConditioning,
@@ -98,7 +86,6 @@ export {
   type MultiSourceOptions,
   multiSourcePlugin,
   multiSourceSchema,
-  multiSourceSeed,
 } from './diffusion/multisource-conditioning';
 
 // View store: generated views on disk, sharded and resumable
@@ -115,8 +102,7 @@ export {
   type VerifyProblem,
 } from './store/view-store';
 export { type StoreBackend, LocalStoreBackend } from './store/backend';
-export { type StoreMeta, type StoreMetaInput, type ShardMarker, type StoreIndex, configHash, storeMetaSchema } from './store/layout';
-export { type TarEntry, readTar, writeTar } from './store/tar';
+export { type StoreMeta, type StoreMetaInput, type ShardMarker, type StoreIndex, configHash } from './store/layout';
 export { ViewStoreGenerator, type ViewStoreGeneratorOptions, viewStorePlugin, viewStoreSchema } from './store/view-store-plugin';
 
 /** Every plugin of @genview/views, for `registry.register(plugins)`. */

@@ -6,10 +6,9 @@ import {
   RandomGrayscale,
   RandomResizedCrop,
   Solarize,
-  hsvToRgb,
   plugins,
-  rgbToHsv,
 } from '@genview/views';
+import { hsvToRgb, rgbToHsv } from '../src/augment/hsv';
 import { describe, expect, it } from 'vitest';
 
 const values = (t: tf.Tensor) => Array.from(t.dataSync());

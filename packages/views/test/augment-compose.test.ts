@@ -7,11 +7,10 @@ import {
   augmentationFromRef,
   augmentationPresets,
   buildPipeline,
-  defaultKernelSize,
-  gaussianKernel1d,
   presetFor,
   presetPipelines,
 } from '@genview/views';
+import { defaultKernelSize, gaussianKernel1d } from '../src/augment/gaussian-blur';
 import { describe, expect, it } from 'vitest';
 
 const close = (a: ArrayLike<number>, b: ArrayLike<number>, eps = 1e-5) => {

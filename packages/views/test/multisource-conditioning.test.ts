@@ -12,10 +12,11 @@ import {
   definePlugin,
   isGenviewError,
   tf,
+  viewSeed,
   z,
 } from '@genview/core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ViewStore, type ViewToStore, multiSourceSeed, plugins } from '../src/index';
+import { ViewStore, type ViewToStore, plugins } from '../src/index';
 
 const root = mkdtempSync(join(tmpdir(), 'genview-multisource-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -189,7 +190,7 @@ describe('genview++-multisource conditioning', () => {
     const b = await (await create({ proportions: { image: 0, text: 1, 'image+text': 0 } })).decide({ indices: ids, captions: captionsFor(ids) }, rng);
     a.forEach((p, i) => {
       expect(p.seed).toBe(new Rng(11).fork(`view:${ids[i]}`).int(0x7fffffff));
-      expect(p.seed).toBe(multiSourceSeed(rng, ids[i] as number));
+      expect(p.seed).toBe(viewSeed(rng, ids[i] as number));
       expect(b[i]?.seed).toBe(p.seed);
     });
   });

@@ -39,9 +39,6 @@ export interface AdaptiveNoiseDependencies {
   direction?: ForegroundDirection;
 }
 
-/** The seed of a view depends only on the run's stream and the image index, never on batch order (core's per-index seed). */
-export { viewSeed };
-
 /**
  * Chooses unCLIP noise levels per image. GenView's rule: the bigger the share of the image its subject
  * takes (hard foreground mask from patch tokens projected on the fitted direction), the more noise the

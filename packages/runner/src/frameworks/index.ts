@@ -9,8 +9,6 @@ export { slip } from './slip';
 export { createClipCore, type ClipCore, type ClipCoreConfig } from './clip-core';
 export { LogitScale, linearProjection } from './joint-space';
 export { KeyQueue } from './queue';
-// Parts every framework composes with: they live in @genview/core so third-party frameworks need core alone.
-export { backboneFeatures, buildBackbone, buildHead, copyModule, cosineMomentum, emaUpdate, forwardViews, named } from '@genview/core';
 
 import type { PluginKind, PluginRef, Registry } from '@genview/core';
 import type { RunConfig } from '../config/schema';

@@ -77,11 +77,6 @@ function checkProportions(p: Proportions, where: string): void {
   }
 }
 
-/** The seed of a view: a function of the run's stream and the image index only (core's viewSeed, as genview-adaptive-noise uses). */
-export function multiSourceSeed(rng: Rng, index: number): number {
-  return viewSeed(rng, index);
-}
-
 /**
  * GenView++'s multi-source views: each sample draws its source (image variation, text-to-image from the
  * caption, or image + caption). Image-conditioned sources take their noise level from a composed noise
@@ -182,7 +177,8 @@ export class MultiSourceConditioning implements Conditioning {
     const scores = textRows.length > 0 ? await this.scores(textRows.map((i) => captions[i] as string)) : [];
     const guidanceOf = new Map(textRows.map((row, j) => [row, this.options.guidance[(scores[j] as number) - 1] as number]));
     return sources.map((source, i) => {
-      const seed = multiSourceSeed(rng, input.indices[i] as number);
+      // core's per-index seed, as genview-adaptive-noise uses: a view depends on the run's stream and its index only.
+      const seed = viewSeed(rng, input.indices[i] as number);
       const steps = this.options.steps;
       if (source === 'image') return { source, noiseLevel: levels[i], guidanceScale: this.options.imageGuidance, seed, steps };
       const text = { guidanceScale: guidanceOf.get(i) as number, prompt: captions[i] as string, seed, steps };

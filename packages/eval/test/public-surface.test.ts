@@ -1,0 +1,64 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { publicNames } from '../../../tools/vitest/public-surface';
+
+// The published API of this package, pinned. A failure here means an export was added or removed: if
+// that is deliberate, document the name in the README, update this list and add a changeset; if not,
+// import the internal from its module path instead of exporting it.
+
+/** @genview/eval, sorted. */
+const ROOT = [
+  'AlignUniform',
+  'AlignUniformOptions',
+  'ClusterAgreement',
+  'DEFAULT_ZERO_SHOT_TEMPLATES',
+  'ExtractOptions',
+  'FeatureSet',
+  'KMeansOptions',
+  'KMeansResult',
+  'KnnAccuracy',
+  'KnnInput',
+  'LINEAR_PROBE_DEFAULTS',
+  'LinearProbeInput',
+  'LinearProbeOptions',
+  'LinearProbeResult',
+  'PairProbeInput',
+  'PairProbeResult',
+  'RetrievalInput',
+  'RetrievalRecall',
+  'SemiSupervisedResult',
+  'ZeroShotAccuracy',
+  'ZeroShotInput',
+  'alignUniformPlugin',
+  'alignmentUniformity',
+  'balancedSubset',
+  'cachedFeatures',
+  'clusterAgreement',
+  'extractFeatures',
+  'kmeans',
+  'kmeansPurityPlugin',
+  'knnClassify',
+  'knnPlugin',
+  'linearProbe',
+  'linearProbePlugin',
+  'normaliseRows',
+  'pairProbe',
+  'plugins',
+  'rawPixelFeatures',
+  'retrievalPlugin',
+  'retrievalRecall',
+  'semiSupervisedPlugin',
+  'semiSupervisedProbe',
+  'zeroShotClassify',
+  'zeroShotPlugin',
+];
+
+describe('public surface', () => {
+  it('@genview/eval exports exactly the pinned names', async () => {
+    const entry = fileURLToPath(new URL('../src/index.ts', import.meta.url));
+    expect(publicNames(entry)).toEqual(ROOT);
+    // Every value the module really exports is a pinned name (types vanish at run time).
+    const runtime = Object.keys(await import('../src/index'));
+    expect(runtime.filter((name) => !ROOT.includes(name))).toEqual([]);
+  });
+});

@@ -1,0 +1,227 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { publicNames } from '../../../tools/vitest/public-surface';
+
+// The published API of this package, pinned. A failure here means an export was added or removed: if
+// that is deliberate, document the name in the README, update this list and add a changeset; if not,
+// import the internal from its module path instead of exporting it.
+
+/** @genview/runner, sorted. */
+const ROOT = [
+  'AdamConfig',
+  'AdamOptimizer',
+  'AdamwConfig',
+  'BatchOrder',
+  'BatchSchedule',
+  'CheckpointCheck',
+  'CheckpointMeta',
+  'ClippedGrads',
+  'CosineScheduleOptions',
+  'CreateOptimizerOptions',
+  'CreateScheduleOptions',
+  'DecoupledParts',
+  'EncoderPriorOptions',
+  'EncoderResults',
+  'ExportFormat',
+  'ExportOptions',
+  'ExportResult',
+  'FilePriorOptions',
+  'FineTuneParts',
+  'FineTuneResult',
+  'FineTuneSettings',
+  'FitForegroundRunOptions',
+  'FitForegroundRunResult',
+  'GenerateRunOptions',
+  'GenerateRunResult',
+  'GeneratedViewPlan',
+  'GeneratedViewsOptions',
+  'GenerativePriorOptions',
+  'LabelAttributeOptions',
+  'LarsConfig',
+  'LarsOptimizer',
+  'LoadedMultistage',
+  'LoadedStages',
+  'LrSchedule',
+  'MclFramework',
+  'MedianDistanceOptions',
+  'MomentumSettings',
+  'MultistageClustering',
+  'MultistageOptions',
+  'MultistageResult',
+  'MultistageStage',
+  'OPTIMIZER_NAMES',
+  'Optimizer',
+  'OptimizerConfig',
+  'OptimizerConfigInput',
+  'OptimizerState',
+  'PluginLoadOptions',
+  'PluginSource',
+  'PriorFeatures',
+  'PriorSourceConfig',
+  'RunConfig',
+  'RunnerServices',
+  'RunnerServicesOptions',
+  'ScheduleConfig',
+  'ScheduleConfigInput',
+  'SgdConfig',
+  'SgdOptimizer',
+  'SlotOptimizer',
+  'StagedFramework',
+  'StagedTrainingOptions',
+  'StagedTrainingResult',
+  'StagesManifest',
+  'StepScheduleOptions',
+  'StoreCheck',
+  'TrainPhase',
+  'TrainRunResult',
+  'TrainSummary',
+  'TrainedStage',
+  'Trainer',
+  'TrainerOptions',
+  'TrainingInterrupted',
+  'VerifyOptions',
+  'VerifyResult',
+  'adamConfigSchema',
+  'adamwConfigSchema',
+  'applyOverride',
+  'attributeTablePrior',
+  'buildPriorFeatures',
+  'buildViewPipelines',
+  'byol',
+  'checkpointExists',
+  'clip',
+  'clipGradNorm',
+  'constantLr',
+  'cosineWithWarmup',
+  'createDecoupledFramework',
+  'createOptimizer',
+  'createRegistry',
+  'createRegistryWithPlugins',
+  'createRunnerServices',
+  'createSchedule',
+  'decoupled',
+  'encoderPrior',
+  'evaluateEncoder',
+  'evaluateFromConfig',
+  'exportRun',
+  'filePrior',
+  'fineTuneSemiSupervised',
+  'fitForegroundFromConfig',
+  'formatVerify',
+  'generateFromConfig',
+  'generativeFeatures',
+  'generativePrior',
+  'isStagedFramework',
+  'labelAttributePrior',
+  'larsConfigSchema',
+  'loadCheckpoint',
+  'loadModelState',
+  'loadMultistage',
+  'loadPluginModules',
+  'loadRunConfig',
+  'loadStages',
+  'main',
+  'mcl',
+  'medianPairwiseDistance',
+  'mocoV2',
+  'namespacedVariables',
+  'optimizerConfigSchema',
+  'plugins',
+  'priorSourceSchema',
+  'readRunConfig',
+  'runConfigSchema',
+  'runMultistage',
+  'saveCheckpoint',
+  'saveRunConfig',
+  'scaledLr',
+  'scheduleSchema',
+  'sgdConfigSchema',
+  'simclr',
+  'simsiam',
+  'slip',
+  'stepLr',
+  'tablePrior',
+  'trainFromConfig',
+  'trainStages',
+  'validateRunConfig',
+  'verifyPath',
+];
+
+/** @genview/runner/queue, sorted. */
+const QUEUE = [
+  'DEFAULT_SWEEP_EVALUATORS',
+  'DeadLetter',
+  'DeadLetterReport',
+  'EVAL_QUEUE',
+  'EnqueueEvalSweepOptions',
+  'EnqueueEvalSweepResult',
+  'EnqueueGenerateOptions',
+  'EnqueueGenerateResult',
+  'EvalDeadLetter',
+  'EvalJobResult',
+  'EvalResultFile',
+  'EvalSweepCell',
+  'EvalSweepReport',
+  'EvalWorkerHandle',
+  'EvalWorkerOptions',
+  'FailedJob',
+  'GENERATE_QUEUE',
+  'GenerateWorkerHandle',
+  'GenerateWorkerOptions',
+  'QueueAddress',
+  'ShardJobResult',
+  'enqueueEvalSweep',
+  'enqueueGenerate',
+  'formatEvalSweep',
+  'parseQueueUrl',
+  'runEvalWorker',
+  'runGenerateWorker',
+];
+
+/** @genview/runner/report, sorted. */
+const REPORT = [
+  'ArmData',
+  'BaselineData',
+  'BuildReportOptions',
+  'BuildReportResult',
+  'CollectedRuns',
+  'CurvePoint',
+  'REPORT_SPEC_HELP',
+  'ReportData',
+  'ReportSpec',
+  'ReportSpecInput',
+  'RunData',
+  'Stat',
+  'buildReport',
+  'collectRuns',
+  'loadReportSpec',
+  'parseReportSpec',
+  'renderReport',
+  'reportSpecSchema',
+];
+
+describe('public surface', () => {
+  it('@genview/runner exports exactly the pinned names', async () => {
+    const entry = fileURLToPath(new URL('../src/index.ts', import.meta.url));
+    expect(publicNames(entry)).toEqual(ROOT);
+    // Every value the module really exports is a pinned name (types vanish at run time).
+    const runtime = Object.keys(await import('../src/index'));
+    expect(runtime.filter((name) => !ROOT.includes(name))).toEqual([]);
+  });
+
+  it('@genview/runner/queue exports exactly the pinned names', async () => {
+    const entry = fileURLToPath(new URL('../src/queue.ts', import.meta.url));
+    expect(publicNames(entry)).toEqual(QUEUE);
+    // Every value the module really exports is a pinned name (types vanish at run time).
+    const runtime = Object.keys(await import('../src/queue'));
+    expect(runtime.filter((name) => !QUEUE.includes(name))).toEqual([]);
+  });
+
+  it('@genview/runner/report exports exactly the pinned names', async () => {
+    const entry = fileURLToPath(new URL('../src/report.ts', import.meta.url));
+    expect(publicNames(entry)).toEqual(REPORT);
+    // Every value the module really exports is a pinned name (types vanish at run time).
+    const runtime = Object.keys(await import('../src/report'));
+    expect(runtime.filter((name) => !REPORT.includes(name))).toEqual([]);
+  });
+});
