@@ -117,7 +117,7 @@ export class StreamingImageDataset implements Dataset {
     const decoded = await Promise.all(Array.from(rows, (index) => this.row(index)));
     // Decodes finish in any order; re-touching the rows in request order keeps the cache's recency
     // that of the reads, so what stays cached does not depend on which decode happened to end last.
-    decoded.forEach((pixels, i) => this.remember(rows[i], pixels));
+    for (let i = 0; i < rows.length; i++) this.remember(rows[i], decoded[i]);
     const rowLength = imageShape[0] * imageShape[1] * imageShape[2];
     const out = new Float32Array(rows.length * rowLength);
     decoded.forEach((pixels, i) => {
