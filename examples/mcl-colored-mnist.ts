@@ -8,10 +8,10 @@
  * over seeds and writes the table.
  */
 import { readFileSync } from 'node:fs';
-import { type Augmentation, EventBus, type FeatureExtractor, Rng, selectBackend } from '@genview/core';
+import { type Augmentation, EventBus, type FeatureExtractor, Rng, backboneFeatures, buildBackbone, selectBackend } from '@genview/core';
 import { type AttributedDataset, coloredStrokes } from '@genview/datasets';
 import { cachedFeatures, clusterAgreement, extractFeatures, knnClassify, rawPixelFeatures } from '@genview/eval';
-import { Trainer, backboneFeatures, buildBackbone, createRegistry, integratedEncoder, runMultistage } from '@genview/runner';
+import { Trainer, createRegistry, integratedEncoder, runMultistage } from '@genview/runner';
 import { ViewPipeline } from '@genview/views';
 
 export interface StudyOptions {

@@ -111,6 +111,7 @@ const ROOT = [
   'generateFromConfig',
   'generativeFeatures',
   'generativePrior',
+  'integratedEncoder',
   'isStagedFramework',
   'labelAttributePrior',
   'larsConfigSchema',
