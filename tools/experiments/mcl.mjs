@@ -1,43 +1,11 @@
 // Runs examples/mcl-colored.ts from the workspace sources: bundles it with esbuild (workspace packages
 // from src, tfjs-core's extensionless gradient registrations bundled, every other package external),
 // then prints the table. Usage: node tools/experiments/mcl.mjs [--json] [--out result.json]
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
-
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const outDir = `${root}node_modules/.cache/genview/experiments/`;
-mkdirSync(outDir, { recursive: true });
-const outfile = `${outDir}mcl-colored.mjs`;
-// data-fashion-mnist stays external: it locates its data files from its own module URL.
-const workspace = /^@genview\/(core|views|quality|losses|backbones|eval|runner)$/;
-
-await build({
-  entryPoints: [`${root}examples/mcl-colored.ts`],
-  bundle: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  outfile,
-  logLevel: 'error',
-  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-  plugins: [
-    {
-      name: 'workspace-sources',
-      setup(b) {
-        b.onResolve({ filter: /^[@a-z]/ }, (args) => {
-          const m = workspace.exec(args.path);
-          if (m) return { path: `${root}packages/${m[1]}/src/index.ts` };
-          if (args.path.startsWith('@tensorflow/tfjs-core/dist/')) return undefined;
-          return { path: args.path, external: true };
-        });
-      },
-    },
-  ],
-});
+import { writeFileSync } from 'node:fs';
+import { importExample } from './import-example.mjs';
 
 const env = (name, fallback) => (process.env[name] ? Number(process.env[name]) : fallback);
-const { main } = await import(pathToFileURL(outfile).href);
+const { main } = await importExample('mcl-colored');
 const result = await main({
   steps: env('MCL_STEPS', 600),
   dataset: process.env.MCL_DATASET ?? 'colored-digits',
