@@ -9,13 +9,14 @@ import { build } from 'esbuild';
 export const root = fileURLToPath(new URL('../../', import.meta.url));
 const workspace = /^@genview\/(core|views|datasets|quality|losses|backbones|eval|runner)$/;
 
-/** Bundles examples/<name>.ts into the cache folder and imports it. */
-export async function importExample(name) {
-  const outDir = `${root}node_modules/.cache/genview/experiments/`;
-  mkdirSync(outDir, { recursive: true });
-  const outfile = `${outDir}${name}.mjs`;
-  await build({
+/**
+ * Bundles examples/<name>.ts against the workspace sources. With `outfile` unset nothing is written:
+ * the bundle still fails on an import that a package's curated entry point does not export.
+ */
+export function bundleExample(name, outfile) {
+  return build({
     entryPoints: [`${root}examples/${name}.ts`],
+    write: outfile !== undefined,
     bundle: true,
     format: 'esm',
     platform: 'node',
@@ -37,5 +38,13 @@ export async function importExample(name) {
       },
     ],
   });
+}
+
+/** Bundles examples/<name>.ts into the cache folder and imports it. */
+export async function importExample(name) {
+  const outDir = `${root}node_modules/.cache/genview/experiments/`;
+  mkdirSync(outDir, { recursive: true });
+  const outfile = `${outDir}${name}.mjs`;
+  await bundleExample(name, outfile);
   return import(pathToFileURL(outfile).href);
 }
