@@ -2,8 +2,9 @@ import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { extname, join, relative } from 'node:path';
 import { GenviewError, type PluginContext, definePlugin, z } from '@genview/core';
-import { decodeImage, loadSharp } from './images/decode';
-import { InMemoryDataset } from './in-memory';
+import { loadSharp } from './images/decode';
+import { decodeFileRow } from './images/decoded-files';
+import { StreamingImageDataset, type StreamingImagesOptions } from './images/streaming-images';
 import { DATASETS_PACKAGE, FORMER_DATASET_PACKAGES } from './package-name';
 
 const NAME = 'image-folder';
@@ -25,6 +26,11 @@ export const imageFolderSchema = z
     fit: z.enum(['cover', 'fill', 'contain']).default('cover').describe('cover: scale and centre-crop to size; fill: stretch; contain: letterbox on black'),
     limit: z.number().int().positive().optional().describe('use only the first N images (in sorted path order)'),
     concurrency: z.number().int().positive().default(4).describe('images decoded at once'),
+    cacheSize: z.number().int().nonnegative().default(4096).describe('decoded images kept in memory (LRU); images are decoded on demand, the next batch prefetched'),
+    check: z
+      .enum(['header', 'none'])
+      .default('header')
+      .describe('header: read each file header at load time (no pixels) and skip files that are not images; none: list files only (a bad file fails the batch that reads it)'),
   })
   .strict();
 
@@ -35,18 +41,16 @@ export interface SkippedFile {
   reason: string;
 }
 
-/** An image-folder dataset also reports what it left out. */
-export class ImageFolderDataset extends InMemoryDataset {
+/** An image-folder dataset, decoded on demand, that also reports what it left out. */
+export class ImageFolderDataset extends StreamingImageDataset {
   constructor(
-    pixels: Uint8Array,
-    shape: [number, number, number, number],
-    options: { name: string; labels?: Int32Array; classNames?: string[] },
+    options: StreamingImagesOptions,
     /** Files found but not loaded, with why (corrupt, unreadable, not an image, outside any class folder). */
     readonly skipped: SkippedFile[],
     /** Path of each row, relative to dir. */
     readonly files: string[],
   ) {
-    super(pixels, shape, options);
+    super(options);
   }
 }
 
@@ -114,51 +118,68 @@ export async function loadImageFolder(config: ImageFolderConfig, context: Pick<P
   const chosen = config.limit === undefined ? candidates : candidates.slice(0, config.limit);
 
   const [h, w] = typeof config.size === 'number' ? [config.size, config.size] : config.size;
-  const rowLength = h * w * config.channels;
-  const decoded: (Uint8Array | null)[] = new Array(chosen.length).fill(null);
-  if (chosen.length > 0) {
-    const sharp = await loadSharp(where);
-    let next = 0;
-    let done = 0;
-    const task = `${NAME}: decoding ${root}`;
-    const worker = async () => {
-      while (next < chosen.length) {
-        const i = next++;
-        try {
-          decoded[i] = await decodeImage(sharp, chosen[i].path, { height: h, width: w, channels: config.channels, fit: config.fit });
-        } catch (error) {
-          skipped.push({ path: chosen[i].path, reason: `cannot decode: ${(error as Error).message.split('\n')[0]}` });
-        }
-        done++;
-        if (done % 256 === 0 || done === chosen.length) context.events.emit('progress', { task, done, total: chosen.length, unit: 'images' });
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(config.concurrency, chosen.length) }, worker));
-  }
-
-  const rows = chosen.map((c, i) => ({ ...c, pixels: decoded[i] })).filter((r): r is Candidate & { pixels: Uint8Array } => r.pixels !== null);
+  const decodeOptions = { height: h, width: w, channels: config.channels, fit: config.fit };
+  const readable = config.check === 'header' ? await checkHeaders(chosen, config.concurrency, skipped, { where, task: `${NAME}: checking ${root}`, events: context.events }) : chosen;
   skipped.sort((a, b) => byCodeUnits(a.path, b.path));
   if (skipped.length > 0) {
     const shown = skipped.slice(0, 5).map((s) => `${s.path} (${s.reason})`);
     const more = skipped.length > shown.length ? `; and ${skipped.length - shown.length} more (see dataset.skipped)` : '';
     context.events.log(NAME, `skipped ${skipped.length} file(s) under ${root}: ${shown.join('; ')}${more}`, 'warn');
   }
-  if (rows.length === 0) {
+  if (readable.length === 0) {
     throw new GenviewError('EMPTY_DATASET', `no readable images under ${root}${skipped.length ? ` (${skipped.length} file(s) skipped: ${skipped.slice(0, 3).map((s) => `${s.path}: ${s.reason}`).join('; ')})` : ''}.`, {
       where: `${where}.dir`,
       fix: `put ${IMAGE_EXTENSIONS.join('/')} images in ${root} (in class subfolders for labelled data), or point dir at the folder that holds them.`,
     });
   }
-  const pixels = new Uint8Array(rows.length * rowLength);
-  for (let i = 0; i < rows.length; i++) pixels.set(rows[i].pixels, i * rowLength);
-  const labels = labelled ? Int32Array.from(rows, (r) => r.label ?? 0) : undefined;
+  const paths = readable.map((c) => c.path);
   return new ImageFolderDataset(
-    pixels,
-    [rows.length, h, w, config.channels],
-    { name: `${NAME}:${root}`, labels, classNames },
+    {
+      name: `${NAME}:${root}`,
+      count: readable.length,
+      imageShape: [h, w, config.channels],
+      decodeRow: decodeFileRow(paths, decodeOptions, where, `replace or remove the file, or set ${where}.check: header so that files whose header does not read are skipped at load time.`),
+      cacheSize: config.cacheSize,
+      concurrency: config.concurrency,
+      ...(labelled ? { labels: Int32Array.from(readable, (r) => r.label ?? 0), classNames } : {}),
+    },
     skipped,
-    rows.map((r) => relative(root, r.path)),
+    paths.map((p) => relative(root, p)),
   );
+}
+
+/**
+ * Reads only each file's header (format and size, no pixels) so that files that are not images are
+ * skipped at load time, as the eager loader did, without holding any decoded image. A file whose
+ * header reads but whose data is damaged still fails the batch that decodes it, naming the file.
+ */
+async function checkHeaders(
+  candidates: Candidate[],
+  concurrency: number,
+  skipped: SkippedFile[],
+  report: { where: string; task: string; events: PluginContext['events'] },
+): Promise<Candidate[]> {
+  if (candidates.length === 0) return candidates;
+  const sharp = await loadSharp(report.where);
+  const ok = new Array<boolean>(candidates.length).fill(false);
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < candidates.length) {
+      const i = next++;
+      try {
+        const meta = await sharp(candidates[i].path, { failOn: 'error' }).metadata();
+        if (!meta.width || !meta.height) throw new Error('the header gives no image size');
+        ok[i] = true;
+      } catch (error) {
+        skipped.push({ path: candidates[i].path, reason: `cannot decode: ${(error as Error).message.split('\n')[0]}` });
+      }
+      done++;
+      if (done % 1024 === 0 || done === candidates.length) report.events.emit('progress', { task: report.task, done, total: candidates.length, unit: 'files' });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, candidates.length) }, worker));
+  return candidates.filter((_, i) => ok[i]);
 }
 
 export const imageFolderPlugin = definePlugin({
@@ -166,7 +187,7 @@ export const imageFolderPlugin = definePlugin({
   name: NAME,
   package: DATASETS_PACKAGE,
   formerPackages: FORMER_DATASET_PACKAGES,
-  description: 'Images from a folder (class subfolders, or flat and unlabelled), decoded and resized with sharp into memory; unreadable files are skipped and listed.',
+  description: 'Images from a folder (class subfolders, or flat and unlabelled), decoded and resized with sharp on demand (bounded LRU cache, next batch prefetched); files that are not images are skipped and listed.',
   configSchema: imageFolderSchema,
   create: (config, context) => loadImageFolder(config, context),
 });

@@ -216,6 +216,57 @@ describe('image-folder', () => {
     batch.images.dispose();
   });
 
+  it('decodes on demand: nothing at load, each batch only its rows, the cache bounded by cacheSize', async () => {
+    const dir = join(root, 'folder-lazy');
+    mkdirSync(dir, { recursive: true });
+    // Image i is the grey level 10 * i, so every row read back says which file it came from.
+    for (let i = 0; i < 12; i++) writeFileSync(join(dir, `${String(i).padStart(2, '0')}.png`), await png(6, 6, [10 * i, 10 * i, 10 * i]));
+    const ds = (await registry.create('dataset', { name: 'image-folder', dir, size: 3, channels: 1, cacheSize: 4, concurrency: 2 }, context())) as ImageFolderDataset;
+    expect(ds.info.size).toBe(12);
+    expect(ds.decodedImages).toBe(0);
+    const first = await ds.read([5, 0, 5]);
+    expect(ds.decodedImages).toBe(2);
+    expect(Array.from(first.images.dataSync()).filter((_, j) => j % 9 === 0).map((v) => Math.round(v * 255))).toEqual([50, 0, 50]);
+    first.images.dispose();
+    for (const rows of [
+      [1, 2],
+      [3, 4],
+      [6, 7],
+      [8, 9],
+    ]) (await ds.read(rows)).images.dispose();
+    expect(ds.decodedImages).toBe(10);
+    expect(ds.cachedImages).toBe(4);
+    // The four most recently read rows are cached (no new decode); row 0 was evicted (decoded again).
+    (await ds.read([6, 7, 8, 9])).images.dispose();
+    expect(ds.decodedImages).toBe(10);
+    (await ds.read([0])).images.dispose();
+    expect(ds.decodedImages).toBe(11);
+    // prefetch starts the next batch's decodes; reading it then costs none.
+    ds.prefetch([10, 11]);
+    const prefetched = await ds.read([11, 10]);
+    expect(ds.decodedImages).toBe(13);
+    expect(Math.round(prefetched.images.dataSync()[0] * 255)).toBe(110);
+    prefetched.images.dispose();
+    expect(ds.cachedImages).toBe(4);
+  });
+
+  it('with check: none, lists files without reading them; a broken file then fails the batch that reads it, naming the file', async () => {
+    const dir = join(root, 'folder-unchecked');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'a.png'), await png(4, 4, [255, 255, 255]));
+    writeFileSync(join(dir, 'b.png'), Buffer.from('not really a png'));
+    const checked = (await registry.create('dataset', { name: 'image-folder', dir, size: 2 }, context())) as ImageFolderDataset;
+    expect(checked.info.size).toBe(1);
+    const ds = (await registry.create('dataset', { name: 'image-folder', dir, size: 2, check: 'none' }, context())) as ImageFolderDataset;
+    expect(ds.info.size).toBe(2);
+    expect(ds.files).toEqual(['a.png', 'b.png']);
+    const err = (await ds.read([0, 1]).catch((e: unknown) => e)) as GenviewError;
+    expect(err).toBeInstanceOf(GenviewError);
+    expect(err.code).toBe('UNREADABLE_FILE');
+    expect(err.message).toContain(join(dir, 'b.png'));
+    expect(err.message).toMatch(/check: header/);
+  });
+
   it('fails with EMPTY_DATASET and a fix for an empty folder, NOT_FOUND for a missing one', async () => {
     const dir = join(root, 'folder-empty');
     mkdirSync(dir, { recursive: true });
