@@ -2,51 +2,15 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Dataset, EventBus, type QualityScorer, Rng, temporaryPathFor, tf } from '@genview/core';
-import { Trainer, type TrainerOptions, createRegistry } from '@genview/runner';
-import { inMemoryDataset } from '@genview/datasets';
-import { ViewPipeline } from '@genview/views';
+import { temporaryPathFor } from '@genview/core';
+import type { TrainerOptions } from '@genview/runner';
 import { describe, expect, it } from 'vitest';
+import { makeTinyTrainer, rowWeights } from './tiny-trainer';
 
 const STEPS = 60;
 
-function tinyData(): Dataset {
-  return inMemoryDataset(new Rng(3).uniformArray(64 * 8 * 8), [64, 8, 8, 1]);
-}
-
-/** Weights every pair by its row index, so the logged weights say which step they came from only through the step field. */
-const rowWeights: QualityScorer = {
-  name: 'row-weights',
-  pairWeights: ({ views }) => tf.tidy(() => tf.div(tf.add(tf.range(0, views[0].shape[0]), 1), (views[0].shape[0] + 1) / 2)) as tf.Tensor1D,
-};
-
-async function makeTrainer(outDir: string, extra: Partial<TrainerOptions> = {}) {
-  const registry = createRegistry();
-  const context = { rng: new Rng(11), events: new EventBus() };
-  const framework = await registry.create(
-    'framework',
-    { name: 'simclr', inputShape: [8, 8, 1], backbone: { name: 'small-cnn', widths: [4, 8] }, projector: { name: 'mlp-projector', hiddenDim: 16, outDim: 8 } },
-    { ...context, path: 'framework' },
-  );
-  const views = await Promise.all(
-    [0, 1].map(async (v) => new ViewPipeline([await registry.create('augment', { name: 'random-resized-crop', size: 8, scale: [0.5, 1] }, { ...context, path: `v${v}` })])),
-  );
-  const trainer = new Trainer({
-    framework,
-    data: tinyData(),
-    views,
-    optimizer: { name: 'sgd', momentum: 0.9 },
-    learningRate: () => 0.05,
-    totalSteps: STEPS,
-    batchSize: 16,
-    seed: 5,
-    outDir,
-    checkpointEvery: 20,
-    logEvery: 5,
-    quality: rowWeights,
-    ...extra,
-  });
-  return { trainer, framework };
+function makeTrainer(outDir: string, extra: Partial<TrainerOptions> = {}) {
+  return makeTinyTrainer(outDir, { totalSteps: STEPS, checkpointEvery: 20, logEvery: 5, quality: rowWeights, ...extra });
 }
 
 function stepsIn(path: string): number[] {

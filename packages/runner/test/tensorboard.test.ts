@@ -1,11 +1,9 @@
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Dataset, EventBus, type QualityScorer, Rng, tf } from '@genview/core';
-import { Trainer, type TrainerOptions, createRegistry, runConfigSchema } from '@genview/runner';
-import { inMemoryDataset } from '@genview/datasets';
-import { ViewPipeline } from '@genview/views';
+import { type TrainerOptions, runConfigSchema } from '@genview/runner';
 import { describe, expect, it } from 'vitest';
+import { makeTinyTrainer, rowWeights } from './tiny-trainer';
 
 /** CRC-32C bit by bit, straight from the polynomial: independent of the writer's table. */
 function crc32cBitwise(bytes: Uint8Array): number {
@@ -108,43 +106,16 @@ function eventFiles(dir: string): string[] {
     .map((n) => join(dir, n));
 }
 
-function tinyData(): Dataset {
-  return inMemoryDataset(new Rng(3).uniformArray(64 * 8 * 8), [64, 8, 8, 1]);
-}
-
-const rowWeights: QualityScorer = {
-  name: 'row-weights',
-  pairWeights: ({ views }) => tf.tidy(() => tf.div(tf.add(tf.range(0, views[0].shape[0]), 1), (views[0].shape[0] + 1) / 2)) as tf.Tensor1D,
-};
-
-async function makeTrainer(outDir: string, extra: Partial<TrainerOptions> = {}) {
-  const registry = createRegistry();
-  const context = { rng: new Rng(11), events: new EventBus() };
-  const framework = await registry.create(
-    'framework',
-    { name: 'simclr', inputShape: [8, 8, 1], backbone: { name: 'small-cnn', widths: [4, 8] }, projector: { name: 'mlp-projector', hiddenDim: 16, outDim: 8 } },
-    { ...context, path: 'framework' },
-  );
-  const views = await Promise.all(
-    [0, 1].map(async (v) => new ViewPipeline([await registry.create('augment', { name: 'random-resized-crop', size: 8, scale: [0.5, 1] }, { ...context, path: `v${v}` })])),
-  );
-  const trainer = new Trainer({
-    framework,
-    data: tinyData(),
-    views,
-    optimizer: { name: 'sgd', momentum: 0.9 },
+function makeTrainer(outDir: string, extra: Partial<TrainerOptions> = {}) {
+  return makeTinyTrainer(outDir, {
     learningRate: (step) => 0.05 * (1 - step / 20),
     totalSteps: 6,
-    batchSize: 16,
-    seed: 5,
-    outDir,
     checkpointEvery: 3,
     logEvery: 2,
     quality: rowWeights,
     monitor: { every: 3, run: async (step) => ({ 'knn-top1': 0.25 + step / 100 }) },
     ...extra,
   });
-  return { trainer, framework };
 }
 
 describe('TensorBoard event files', () => {
