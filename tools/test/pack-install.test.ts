@@ -1,39 +1,17 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { installInto, packWorkspace, run } from './packing';
 
-const root = join(import.meta.dirname, '..', '..');
 const scratch = mkdtempSync(join(tmpdir(), 'genview-pack-'));
-
-function run(command: string, args: string[], cwd: string): string {
-  return execFileSync(command, args, {
-    cwd,
-    encoding: 'utf8',
-    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', npm_config_fund: 'false', npm_config_audit: 'false' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
-
-function pack(name: string): string {
-  const dir = join(root, 'packages', name);
-  if (!existsSync(join(dir, 'dist', 'index.js'))) run('npx', ['tsup'], dir);
-  const out = run('npm', ['pack', '--json', '--pack-destination', scratch], dir);
-  const [{ filename }] = JSON.parse(out) as { filename: string }[];
-  return join(scratch, filename);
-}
 
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('packages are consumable on their own', () => {
   it('installs only @genview/core + @genview/losses from tarballs and computes a loss (ESM and CJS)', () => {
-    const core = pack('core');
-    const losses = pack('losses');
     const project = join(scratch, 'consumer');
-    execFileSync('mkdir', ['-p', project]);
-    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
-    run('npm', ['install', '--no-package-lock', '--prefer-offline', core, losses], project);
+    installInto(project, [packWorkspace('core', scratch), packWorkspace('losses', scratch)], { name: 'consumer' });
     const installed = readdirSync(join(project, 'node_modules', '@genview')).sort();
     expect(installed).toEqual(['core', 'losses']);
     // tfjs-core is a peer of core: one copy at the top, none nested under core.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EventBus, GenviewError, Registry, Rng, ShapeCheck, closestNames, definePlugin, selectBackend, tf, z } from '@genview/core';
+import { type AnyPlugin, EventBus, GenviewError, Registry, Rng, ShapeCheck, closestNames, definePlugin, selectBackend, tf, z } from '@genview/core';
 
 describe('Rng', () => {
   it('is reproducible from a seed and resumes from a saved state', () => {
@@ -53,6 +53,17 @@ const scale = definePlugin({
   }),
 });
 
+/** The GenviewError a call throws (the test fails when it throws nothing or something else). */
+function caught(call: () => unknown): GenviewError {
+  try {
+    call();
+  } catch (error) {
+    if (error instanceof GenviewError) return error;
+    throw error;
+  }
+  throw new Error('expected a GenviewError');
+}
+
 describe('Registry', () => {
   const registry = new Registry().register(scale);
   const ctx = { rng: new Rng(0), events: new EventBus() };
@@ -70,6 +81,21 @@ describe('Registry', () => {
     expect(() => registry.resolve('loss', 'scaled-sun')).toThrowError(/did you mean "scaled-sum"/);
     expect(() => registry.resolve('loss', 'scaled-sun')).toThrowError(GenviewError);
     expect(() => registry.resolve('backbone', 'scaled-sum')).toThrowError(/is a loss plugin, not a backbone/);
+  });
+
+  it('says a package:name names a package with nothing registered, and how to register it', () => {
+    // Only its kind, name and package matter here: it is resolved, never created.
+    const reg = new Registry().register([scale, { ...scale, kind: 'framework', name: 'scaled' } as unknown as AnyPlugin]);
+    // "scaled" is close to "scaled-sum", but the package is what is missing: no built-in look-alike is offered.
+    const error = caught(() => reg.resolve('framework', '@acme/genview-extra:scaled', 'framework'));
+    expect(error).toBeInstanceOf(GenviewError);
+    expect(error.code).toBe('UNKNOWN_PLUGIN');
+    expect(error.problem).toBe('no framework plugin named "@acme/genview-extra:scaled": no plugins from the package "@acme/genview-extra" are registered.');
+    expect(error.fix).toMatch(/^Register the package's plugins before naming them: for genview, list the package in the config \(plugins: \[@acme\/genview-extra\]\) or pass --plugin @acme\/genview-extra; in code, registry\.register\(plugins\)\. Registered packages: @genview\/test\.$/);
+    // A misspelt package gets the registered one that is close.
+    expect(caught(() => reg.resolve('loss', '@genview/tset:scaled-sum')).fix).toMatch(/^did you mean "@genview\/test:scaled-sum"\? Register/);
+    // A registered package without that name keeps the name suggestions.
+    expect(caught(() => reg.resolve('loss', '@genview/test:scaled-sun')).fix).toMatch(/did you mean "scaled-sum"/);
   });
 
   it('validates config with the schema and names the field', async () => {

@@ -86,6 +86,7 @@ export class Registry {
         fix: `write it as "${matching[0].package}:${name}".`,
       });
     }
+    if (pkg && !this.hasPackage(pkg)) throw this.unregisteredPackage(kind, ref, pkg, where);
     const known = this.list(kind).map((p) => p.name);
     const otherKinds = [...this.byKind.entries()].filter(([k, names]) => k !== kind && names.has(name)).map(([k]) => k);
     const suggestions = closestNames(name, known);
@@ -97,6 +98,25 @@ export class Registry {
     throw new GenviewError('UNKNOWN_PLUGIN', `no ${kind} plugin named "${ref}".`, {
       where,
       fix: `${hint}${known.length && suggestions.length ? ` All ${kind} plugins: ${known.join(', ')}.` : ''} Run \`genview plugins\` for the full list.`,
+    });
+  }
+
+  /** Whether any plugin of any kind comes from `pkg` (full or short name, current or former package). */
+  private hasPackage(pkg: string): boolean {
+    return this.list().some((p) => samePackage(p.package, pkg) || (p.formerPackages ?? []).some((former) => samePackage(former, pkg)));
+  }
+
+  /**
+   * A "package:name" whose package offers nothing here: almost always a third-party package that was
+   * installed but never registered, so the fix says how to register it rather than suggesting a
+   * built-in plugin whose name happens to be close.
+   */
+  private unregisteredPackage(kind: PluginKind, ref: string, pkg: string, where: string): GenviewError {
+    const packages = [...new Set(this.list().map((p) => p.package))].sort();
+    const near = closestNames(pkg, packages);
+    return new GenviewError('UNKNOWN_PLUGIN', `no ${kind} plugin named "${ref}": no plugins from the package "${pkg}" are registered.`, {
+      where,
+      fix: `${near.length ? `did you mean ${near.map((s) => `"${s}:${ref.slice(pkg.length + 1)}"`).join(', ')}? ` : ''}Register the package's plugins before naming them: for genview, list the package in the config (plugins: [${pkg}]) or pass --plugin ${pkg}; in code, registry.register(plugins). Registered packages: ${packages.join(', ') || '(none)'}.`,
     });
   }
 

@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type AnyPlugin, GenviewError, PLUGIN_KINDS, type Registry } from '@genview/core';
+import { type AnyPlugin, GenviewError, PLUGIN_KINDS, type Registry, closestNames } from '@genview/core';
 import { createRegistry } from '../registry';
 
 /**
@@ -91,6 +91,40 @@ function resolvePackageFrom(spec: string, baseDir: string): string | undefined {
   }
 }
 
+/** Package names in the node_modules folders from `baseDir` up: the candidates for a misspelt plugin package. */
+function installedPackages(baseDir: string): string[] {
+  const names = new Set<string>();
+  const entries = (dir: string) => {
+    try {
+      return readdirSync(dir).filter((entry) => !entry.startsWith('.'));
+    } catch {
+      return [];
+    }
+  };
+  for (let dir = resolve(baseDir); ; dir = dirname(dir)) {
+    const modules = join(dir, 'node_modules');
+    for (const entry of entries(modules)) {
+      if (!entry.startsWith('@')) names.add(entry);
+      else for (const scoped of entries(join(modules, entry))) names.add(`${entry}/${scoped}`);
+    }
+    if (dirname(dir) === dir) return [...names].sort();
+  }
+}
+
+/**
+ * Why a package spec did not import, in the user's terms: where it was looked for and, when one is
+ * close, the installed package they probably meant (Node's own message names the runner's bundle chunk).
+ */
+function packageNotFound(source: PluginSource): { reason: string; fix: string } {
+  const baseDir = resolve(source.baseDir ?? process.cwd());
+  const { name } = packageName(source.spec);
+  const near = closestNames(name, installedPackages(baseDir));
+  return {
+    reason: `no package "${name}" is installed in the node_modules folders from ${baseDir} up, nor beside @genview/runner.`,
+    fix: `${near.length ? `did you mean ${near.map((n) => `"${n}"`).join(', ')} (installed)? ` : ''}Install the package where the config is (npm install ${name}) or give a file path such as ./my-plugins.mjs.`,
+  };
+}
+
 function isModuleNotFound(error: unknown, spec: string): boolean {
   const code = (error as { code?: string }).code;
   return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String((error as Error).message).includes(packageName(spec).name);
@@ -165,6 +199,10 @@ export async function loadPluginModules(sources: readonly PluginSource[]): Promi
     } catch (error) {
       const path = url.startsWith('file:') ? fileURLToPath(url) : undefined;
       const missing = path ? !existsSync(path) : isModuleNotFound(error, source.spec);
+      if (missing && !path) {
+        const { reason, fix } = packageNotFound(source);
+        throw new GenviewError('NOT_FOUND', `cannot import plugin module "${source.spec}": ${reason}`, { where: source.field, fix, cause: error });
+      }
       const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
       // The module is there but a package it imports is not (e.g. @genview/core beside a plugin file).
       const dependencyMissing = !missing && (error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND';
