@@ -4,8 +4,10 @@ import {
   GenviewError,
   type Head,
   type Loss,
+  type PluginRef,
   type PluginRefConfig,
   type PriorKernel,
+  type Registry,
   type Scalar,
   type Tensor2D,
   backboneFeatures,
@@ -19,7 +21,10 @@ import {
   tf,
   z,
 } from '@genview/core';
+import type { RunConfig } from '../config/schema';
+import { checkPriorEncoderName } from '../prior/encoder-name';
 import type { PriorFeatures } from '../prior/features';
+import { namedPriorEncoder, unavailablePrior } from '../prior/named';
 import { buildPriorFeatures, priorSourceSchema } from '../prior/source';
 
 export interface DecoupledParts {
@@ -77,7 +82,10 @@ export const decoupled = definePlugin({
       loss: pluginRefSchema.default({ name: 'decoupled-uniformity', t: 2 }),
       prior: z
         .object({
-          /** kind: attributes | encoder | generative (an ONNX unCLIP pipeline's image encoder) | file. */
+          /**
+           * kind: attributes | encoder (pixels, a backbone, or onnx:<file> / checkpoint:<other run>) |
+           * generative (an ONNX unCLIP pipeline's image encoder) | file.
+           */
           source: priorSourceSchema,
           /** A 'kernel' plugin: rbf {sigma}, cosine, attributes {mode}. */
           kernel: pluginRefSchema.default('rbf'),
@@ -92,10 +100,28 @@ export const decoupled = definePlugin({
     const loss = await context.registry.create('loss', config.loss as PluginRefConfig, { ...context, path: `${context.path}.loss` });
     let prior: DecoupledParts['prior'];
     if (config.prior) {
-      const features = await buildPriorFeatures(config.prior.source, { ...context, path: `${context.path}.prior.source` });
+      const where = `${context.path}.prior.source`;
+      const named = namedPriorEncoder(config.prior.source);
+      // Rebuilt for its weights alone (checkpoint:<run>, genview export) the host lends no extractor service.
+      const features =
+        named !== undefined && !context.services?.featureExtractor
+          ? unavailablePrior(named, where)
+          : await buildPriorFeatures(config.prior.source, { ...context, path: where });
       const kernel = await context.registry.create('kernel', config.prior.kernel as PluginRefConfig, { ...context, path: `${context.path}.prior.kernel` });
       prior = { features, kernel };
     }
     return createDecoupledFramework({ backbone, projector, loss, prior }, context.path);
   },
 });
+
+/**
+ * Preflight for a decoupled run whose prior names an encoder: the name's form, and not this run's own
+ * checkpoint (which only the whole config, with its outDir, can tell).
+ */
+export function preflightDecoupled(config: RunConfig, registry: Registry): void {
+  const framework = config.framework as PluginRef;
+  if (typeof framework === 'string' || registry.resolve('framework', framework.name, 'framework').name !== 'decoupled') return;
+  const source = (framework as { prior?: { source?: { kind?: unknown; encoder?: unknown } } }).prior?.source;
+  const named = source && typeof source.kind === 'string' ? namedPriorEncoder(source as { kind: string; encoder?: unknown }) : undefined;
+  if (named !== undefined) checkPriorEncoderName(named, 'framework.prior.source.encoder', config.outDir);
+}

@@ -12,7 +12,8 @@ export { KeyQueue } from './queue';
 
 import type { PluginKind, PluginRef, Registry } from '@genview/core';
 import type { RunConfig } from '../config/schema';
+import { preflightDecoupled } from './decoupled';
 import { preflightMcl } from './mcl/legacy-config';
 
 /** Checks of bundled frameworks that need the whole run config and the registry, run by preflight before anything is built. */
-export const frameworkPreflights: readonly ((config: RunConfig, registry: Registry, check: (kind: PluginKind, ref: PluginRef, path: string) => void) => void)[] = [preflightMcl];
+export const frameworkPreflights: readonly ((config: RunConfig, registry: Registry, check: (kind: PluginKind, ref: PluginRef, path: string) => void) => void)[] = [preflightMcl, preflightDecoupled];

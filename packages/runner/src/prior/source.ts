@@ -5,6 +5,8 @@ import { encoderPrior } from './encoder';
 import type { PriorFeatures } from './features';
 import { filePrior } from './file';
 import { generativePrior } from './generative';
+import { checkPriorEncoderName } from './encoder-name';
+import { namedEncoderPrior, namedPriorEncoder } from './named';
 
 /** The dataset a prior is computed on must be the one the trainer reads: prior rows are keyed by its indices. */
 const priorDataSchema = pluginRefSchema.default({ name: 'fashion-mnist', split: 'train' });
@@ -23,10 +25,18 @@ export const priorSourceSchema = z.discriminatedUnion('kind', [
     .strict(),
   z
     .object({
-      /** A frozen encoder run once over the dataset: raw pixels, or a backbone (randomly initialised with `seed`). */
+      /**
+       * A frozen encoder run once over the dataset: raw pixels, a backbone built for the prior (randomly
+       * initialised with `seed`, or with its `weights`), or an encoder name the runner's feature-extractor
+       * service resolves: "onnx:<file.onnx>[?options]" or "checkpoint:<another run>" (see encoder-name.ts).
+       */
       kind: z.literal('encoder'),
       data: priorDataSchema,
-      encoder: z.union([z.literal('pixels'), z.object({ backbone: pluginRefSchema, seed: z.number().int().nonnegative().default(0) }).strict()]),
+      encoder: z.union([
+        z.literal('pixels'),
+        z.string().min(1),
+        z.object({ backbone: pluginRefSchema, seed: z.number().int().nonnegative().default(0) }).strict(),
+      ]),
       batchSize: z.number().int().positive().default(256),
     })
     .strict(),
@@ -59,10 +69,15 @@ export type PriorSourceConfig = z.infer<typeof priorSourceSchema>;
 export async function buildPriorFeatures(source: PriorSourceConfig, context: PluginContext): Promise<PriorFeatures> {
   const where = context.path;
   if (source.kind === 'file') return filePrior(source.path, { tensor: source.tensor }, where);
+  const named = namedPriorEncoder(source);
+  // Refused names fail before the dataset is loaded.
+  if (named !== undefined) checkPriorEncoderName(named, `${where}.encoder`);
   const data = await context.registry.create('dataset', source.data as PluginRef, { rng: context.rng, events: context.events, path: `${where}.data` });
+  if (named !== undefined && source.kind === 'encoder') return namedEncoderPrior(data, named, { batchSize: source.batchSize }, context, where);
   if (source.kind === 'attributes') return labelAttributePrior(data, { columns: source.columns, includeLabel: source.includeLabel, includeIndex: source.includeIndex }, where);
   if (source.kind === 'generative') return generativePrior(data, source.pipeline, { batchSize: source.batchSize, threads: source.threads, events: context.events }, where);
-  if (source.encoder === 'pixels') return encoderPrior(data, rawPixelFeatures(data), { batchSize: source.batchSize, events: context.events }, where);
+  // Named encoders returned above, so the one string left is "pixels".
+  if (typeof source.encoder === 'string') return encoderPrior(data, rawPixelFeatures(data), { batchSize: source.batchSize, events: context.events }, where);
   // Its own seeded stream: the prior encoder's weights do not shift the trained model's initialisation.
   const backbone = await buildBackbone(
     { ...context, rng: new Rng(source.encoder.seed).fork('prior-encoder') },
