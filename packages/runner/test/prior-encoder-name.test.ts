@@ -144,7 +144,7 @@ describe('a prior named by an encoder, resolved by the runner services', () => {
 describe('genview train with an encoder-named prior', () => {
   it('the example config names an onnx: prior on the dataset it trains on', () => {
     const config = loadRunConfig({ path: fileURLToPath(new URL('../../../examples/configs/decoupled-onnx-prior.yaml', import.meta.url)) });
-    const framework = config.framework as { prior: { source: { kind: string; data: unknown; encoder: string } } };
+    const framework = config.framework as unknown as { prior: { source: { kind: string; data: unknown; encoder: string } } };
     expect(framework.prior.source.kind).toBe('encoder');
     expect(framework.prior.source.encoder).toMatch(/^onnx:.+\.onnx$/);
     expect(framework.prior.source.data).toEqual(config.data.train);
