@@ -5,17 +5,31 @@ import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { type EvalResult, GenviewError } from '@genview/core';
 import { ViewStore } from '@genview/views';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { type RunConfig, runConfigSchema } from '../src/config/schema';
 import { histogram, niceAxis } from '../src/report/charts';
 import { main } from '../src/cli/main';
 import { sink } from './output-sink';
 import { type ReportSpecInput, buildReport, collectRuns, parseReportSpec } from '../src/report';
-import { decodePng, encodePng, pngSize } from '../src/report/png';
+import { pngDataUrl } from '../src/report/thumbnail';
 import type { TrainRunResult } from '../src/run/train';
 import { JsonlLog } from '../src/trainer/metrics-log';
 
 const STEPS_PER_EPOCH = 5;
+
+/** A PNG's pixels as sharp reads them back: uint8 HWC, grey kept as one channel. */
+async function decodePng(png: Buffer): Promise<{ width: number; height: number; channels: number; pixels: Uint8Array; format: string }> {
+  const image = sharp(png, { failOn: 'error' });
+  const { channels: stored, format } = await image.metadata();
+  const { data, info } = await (stored === 1 ? image.toColourspace('b-w') : image).raw().toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, channels: info.channels, pixels: new Uint8Array(data), format };
+}
+
+function fromDataUrl(src: string): Buffer {
+  expect(src.startsWith('data:image/png;base64,')).toBe(true);
+  return Buffer.from(src.slice('data:image/png;base64,'.length), 'base64');
+}
 
 interface FakeRun {
   seed: number;
@@ -179,15 +193,17 @@ describe('genview report: statistics', () => {
     expect(histogram([1.2, 1.4], 0.5, 1.5, 10).counts).toEqual([0, 0, 0, 0, 0, 0, 0, 1, 0, 1]);
   });
 
-  it('round-trips its PNG thumbnails', () => {
+  it('round-trips its PNG thumbnails, as grey, RGB and RGBA PNGs, and refuses a wrong pixel count', async () => {
     for (const channels of [1, 3, 4]) {
       const pixels = synthPixels(3, channels, 7 * 6 * channels);
-      const png = encodePng(pixels, 7, 6, channels);
-      expect(pngSize(png)).toEqual({ width: 7, height: 6 });
-      const decoded = decodePng(png);
-      expect(decoded.channels).toBe(channels);
+      const png = fromDataUrl(await pngDataUrl(pixels, 7, 6, channels));
+      const decoded = await decodePng(png);
+      expect([decoded.format, decoded.width, decoded.height, decoded.channels]).toEqual(['png', 7, 6, channels]);
       expect(Buffer.from(decoded.pixels).equals(Buffer.from(pixels))).toBe(true);
+      // PNG colour type (byte 25 of the IHDR): grey stays grey, not RGB at three times the size.
+      expect(png[25]).toBe({ 1: 0, 3: 2, 4: 6 }[channels]);
     }
+    await expect(pngDataUrl(new Uint8Array(10), 7, 6, 1)).rejects.toThrowError(/BAD_SHAPE.*cannot encode 10 bytes as a 7x6x1 PNG/);
   });
 });
 
@@ -233,7 +249,7 @@ describe('genview report: HTML', () => {
     expect(grid.rows.map((r) => r.index)).toEqual([0, 1, 4]);
     expect(grid.rows[2].cells.map((c) => c.k)).toEqual([1, 2, 0]);
     const cell = grid.rows[2].cells[1];
-    const png = decodePng(Buffer.from(cell.src.replace('data:image/png;base64,', ''), 'base64'));
+    const png = await decodePng(fromDataUrl(cell.src));
     expect([png.width, png.height, png.channels]).toEqual([5, 4, 1]);
     expect(Buffer.from(png.pixels).equals(Buffer.from(synthPixels(4, 2, 20)))).toBe(true);
     expect(html).toContain('<h3>tiny &lt;unCLIP&gt;</h3>');
@@ -369,8 +385,8 @@ describe('genview report: in a browser', () => {
       { timeout: 90_000 },
     );
     const bytes = readFileSync(shot);
-    expect(pngSize(bytes)).toEqual({ width: 1200, height: 1600 });
-    const { pixels, channels } = decodePng(bytes);
+    const { pixels, channels, width, height } = await decodePng(bytes);
+    expect({ width, height }).toEqual({ width: 1200, height: 1600 });
     const count = pixels.length / channels;
     let inked = 0;
     let coloured = 0;

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { GenviewError, type GenerationParams } from '@genview/core';
 import { ViewStore } from '@genview/views';
-import { encodePng } from './png';
+import { pngDataUrl } from './thumbnail';
 
 export interface ViewCell {
   k: number;
@@ -58,8 +58,7 @@ export async function readViewGrid(entry: { name: string; dir: string; images: n
     const cells: ViewCell[] = [];
     for (let k = 0; k < meta.viewsPerImage; k++) {
       const view = await store.readView(index, k);
-      const png = encodePng(view.pixels, width, height, channels);
-      cells.push({ k, src: `data:image/png;base64,${png.toString('base64')}`, params: view.params });
+      cells.push({ k, src: await pngDataUrl(view.pixels, width, height, channels), params: view.params });
     }
     rows.push({ index, cells: cells.sort(order) });
   }
