@@ -1,21 +1,11 @@
-import { EventBus, GenviewError, Registry, Rng, type Scalar, type Tensor2D, selectBackend, tf } from '@genview/core';
+import { EventBus, Registry, Rng, type Scalar, type Tensor2D, selectBackend, tf } from '@genview/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { clipLoss, infoNce, plugins } from '../src/index';
 import { type Mat, numericGrad, refClip } from './reference';
+import { A, B, caught, t2, value } from './tensor-helpers';
 
 // Image and text embeddings of 4 pairs, 3 dims, no symmetry (the batch the other loss tests use).
-const IMAGES: Mat = [
-  [1.0, 0.2, -0.5],
-  [0.3, -1.2, 0.8],
-  [-0.7, 0.4, 1.1],
-  [0.9, 1.3, 0.1],
-];
-const TEXTS: Mat = [
-  [0.8, 0.5, -0.2],
-  [0.1, -0.9, 1.2],
-  [-1.0, 0.2, 0.6],
-  [0.4, 1.1, -0.3],
-];
+const [IMAGES, TEXTS] = [A, B];
 const SAME_LABEL: Mat = [
   [1, 1, 0, 0],
   [1, 1, 0, 0],
@@ -24,13 +14,6 @@ const SAME_LABEL: Mat = [
 ];
 const W = [0.5, 1.5, 0.8, 1.2];
 
-const t2 = (m: Mat): Tensor2D => tf.tensor2d(m);
-const value = (f: () => Scalar): number => {
-  const s = tf.tidy(f);
-  const out = s.dataSync()[0];
-  s.dispose();
-  return out;
-};
 const withPair = <T>(f: (images: Tensor2D, texts: Tensor2D) => T): T => {
   const [a, b] = [t2(IMAGES), t2(TEXTS)];
   try {
@@ -39,19 +22,6 @@ const withPair = <T>(f: (images: Tensor2D, texts: Tensor2D) => T): T => {
     tf.dispose([a, b]);
   }
 };
-const caught = (f: () => unknown): GenviewError => {
-  try {
-    tf.tidy(() => {
-      f();
-      return undefined;
-    });
-  } catch (error) {
-    if (error instanceof GenviewError) return error;
-    throw error;
-  }
-  throw new Error('expected a GenviewError');
-};
-
 beforeAll(async () => {
   // Exact float32 reference kernels for value and gradient checks.
   await selectBackend({ force: 'cpu' });

@@ -1,22 +1,10 @@
-import { EventBus, GenviewError, Registry, Rng, type Scalar, type Tensor2D, selectBackend, tf } from '@genview/core';
+import { EventBus, Registry, Rng, type Scalar, type Tensor2D, selectBackend, tf } from '@genview/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { attributeKernel, cosineKernel, decoupledUniformity, plugins, rbfKernel } from '../src/index';
 import { decoupledUniformityMetrics, kernelRidgeWeights } from '../src/losses/decoupled-uniformity';
 import { type Mat, dot, normalize, numericGrad } from './reference';
+import { A, B, caught, expectClose, tfGrad, value, withTensors } from './tensor-helpers';
 
-// 4 samples, 2 views, 3 dims, no symmetry.
-const A: Mat = [
-  [1.0, 0.2, -0.5],
-  [0.3, -1.2, 0.8],
-  [-0.7, 0.4, 1.1],
-  [0.9, 1.3, 0.1],
-];
-const B: Mat = [
-  [0.8, 0.5, -0.2],
-  [0.1, -0.9, 1.2],
-  [-1.0, 0.2, 0.6],
-  [0.4, 1.1, -0.3],
-];
 // Prior features of the 4 samples (e.g. a frozen encoder's output).
 const PRIOR: Mat = [
   [0.5, 1.0],
@@ -78,42 +66,6 @@ function refLoss(views: Mat[], t: number, kernel?: Mat, lambda?: number): number
 }
 
 /* ------------------------------------------------ helpers ------------------------------------------------ */
-
-const t2 = (m: Mat): Tensor2D => tf.tensor2d(m);
-const value = (f: () => Scalar): number => {
-  const s = tf.tidy(f);
-  const out = s.dataSync()[0];
-  s.dispose();
-  return out;
-};
-const withTensors = <T>(mats: Mat[], f: (...ts: Tensor2D[]) => T): T => {
-  const ts = mats.map(t2);
-  try {
-    return f(...ts);
-  } finally {
-    for (const t of ts) t.dispose();
-  }
-};
-const tfGrad = (f: (x: Tensor2D) => Scalar, x: Mat): Mat => {
-  const g = tf.tidy(() => tf.grad((v: tf.Tensor) => f(v as Tensor2D))(t2(x)));
-  const out = g.arraySync() as Mat;
-  g.dispose();
-  return out;
-};
-const expectClose = (actual: Mat, expected: Mat, tol: number) => {
-  for (const [i, row] of actual.entries()) {
-    for (const [j, v] of row.entries()) expect(Math.abs(v - expected[i][j])).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(expected[i][j])));
-  }
-};
-const caught = (f: () => unknown): GenviewError => {
-  try {
-    f();
-  } catch (error) {
-    if (error instanceof GenviewError) return error;
-    throw error;
-  }
-  throw new Error('expected a GenviewError');
-};
 
 beforeAll(async () => {
   // Finite-difference checks want the reference JS kernels: deterministic float32, every gradient registered.

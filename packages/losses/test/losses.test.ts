@@ -1,21 +1,9 @@
-import { EventBus, GenviewError, Registry, Rng, type Scalar, type Tensor2D, selectBackend, tf } from '@genview/core';
+import { EventBus, Registry, Rng, type Tensor2D, selectBackend, tf } from '@genview/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { infoNce, infoNceQueue, negativeCosine, ntXent, plugins } from '../src/index';
 import { type Mat, numericGrad, refInfoNce, refNegCos, refNtXent, refQueue } from './reference';
+import { A, B, caught, expectClose, t2, tfGrad, value, withTensors } from './tensor-helpers';
 
-// A 4x3 batch with no symmetry, so every anchor has a distinct loss.
-const A: Mat = [
-  [1.0, 0.2, -0.5],
-  [0.3, -1.2, 0.8],
-  [-0.7, 0.4, 1.1],
-  [0.9, 1.3, 0.1],
-];
-const B: Mat = [
-  [0.8, 0.5, -0.2],
-  [0.1, -0.9, 1.2],
-  [-1.0, 0.2, 0.6],
-  [0.4, 1.1, -0.3],
-];
 const QUEUE: Mat = [
   [0.2, 0.9, -0.4],
   [-0.6, -0.1, 0.7],
@@ -30,36 +18,6 @@ const SAME_LABEL: Mat = [
   [0, 0, 1, 1],
   [0, 0, 1, 1],
 ];
-
-const t2 = (m: Mat): Tensor2D => tf.tensor2d(m);
-const value = (f: () => Scalar): number => {
-  const s = tf.tidy(f);
-  const out = s.dataSync()[0];
-  s.dispose();
-  return out;
-};
-/** tf gradient of f with respect to x, as nested arrays. */
-const tfGrad = (f: (x: Tensor2D) => Scalar, x: Mat): Mat => {
-  const g = tf.tidy(() => tf.grad((v: tf.Tensor) => f(v as Tensor2D))(t2(x)));
-  const out = g.arraySync() as Mat;
-  g.dispose();
-  return out;
-};
-const expectClose = (actual: Mat, expected: Mat, tol: number) => {
-  for (const [i, row] of actual.entries()) {
-    for (const [j, v] of row.entries()) {
-      expect(Math.abs(v - expected[i][j])).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(expected[i][j])));
-    }
-  }
-};
-const withTensors = <T>(mats: Mat[], f: (...ts: Tensor2D[]) => T): T => {
-  const ts = mats.map(t2);
-  try {
-    return f(...ts);
-  } finally {
-    for (const t of ts) t.dispose();
-  }
-};
 
 beforeAll(async () => {
   // Gradient checks want the reference JS kernels: deterministic float32, every gradient registered.
@@ -273,15 +231,6 @@ describe('plugins', () => {
     const moco = await registry.create('loss', 'moco-queue', ctx);
     const byol = await registry.create('loss', 'negative-cosine', ctx);
     withTensors([A, B, [[1, 2, 3]], [[1, 2], [3, 4], [5, 6], [7, 8]]], (a, b, short, narrow) => {
-      const caught = (f: () => unknown): GenviewError => {
-        try {
-          f();
-        } catch (error) {
-          if (error instanceof GenviewError) return error;
-          throw error;
-        }
-        throw new Error('expected a GenviewError');
-      };
       let e = caught(() => nt.compute({ views: [a, short] }));
       expect(e.code).toBe('BAD_SHAPE');
       expect(e.message).toMatch(/views\[1\].*\[N, D\]/);
