@@ -158,6 +158,10 @@ eval: { evaluators: [{ name: knn, k: [5] }], baselines: false }
 `;
 }
 
+function versionOf(name: string): string {
+  return (JSON.parse(readFileSync(join(repoRoot, 'packages', name, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 /** The GenView packages a `node_modules` folder holds. */
 function genviewPackages(nodeModules: string): string[] {
   const dir = join(nodeModules, '@genview');
@@ -176,7 +180,7 @@ describe('the packed genview CLI with a third-party plugin package that depends 
   beforeAll(() => {
     mkdirSync(tarballs);
     const core = packWorkspace('core', tarballs);
-    const coreVersion = (JSON.parse(readFileSync(join(repoRoot, 'packages', 'core', 'package.json'), 'utf8')) as { version: string }).version;
+    const coreVersion = versionOf('core');
     // The author's own checkout: core is its peer (the user's project provides it) and, to develop against, a dev dependency.
     mkdirSync(pluginDir);
     writeFileSync(join(pluginDir, 'index.js'), PLUGIN_SOURCE);
@@ -207,6 +211,9 @@ describe('the packed genview CLI with a third-party plugin package that depends 
   });
 
   it('genview plugins lists the third-party plugins from the config and from --plugin', () => {
+    const version = genview(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toBe(versionOf('runner'));
     const listed = genview(['plugins', '--config', 'run.yaml']);
     expect(listed.stderr).toBe('');
     expect(listed.code).toBe(0);
