@@ -134,3 +134,5 @@ export {
   temporaryPathFor,
   writeFileAtomic,
 } from './io/atomic';
+export { type ReadTarOptions, TAR_BLOCK, type TarEntry, readTar, writeTar } from './io/tar';
+export { type IndexTarOptions, type TarMember, indexTarFile } from './io/tar-index';

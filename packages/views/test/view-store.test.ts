@@ -20,7 +20,7 @@ import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalStoreBackend } from '../src/store/backend';
 import { type StoreMetaInput, configHash, stableStringify } from '../src/store/layout';
-import { readTar, writeTar } from '../src/store/tar';
+import { readTar, writeTar } from '@genview/core';
 import { ViewStore, type ViewToStore } from '../src/store/view-store';
 import { viewStorePlugin } from '../src/store/view-store-plugin';
 

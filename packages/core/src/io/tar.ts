@@ -1,4 +1,4 @@
-import { GenviewError } from '@genview/core';
+import { GenviewError } from '../errors';
 
 /**
  * A minimal POSIX ustar writer and reader: regular files only, names of at most 100 bytes, no
@@ -31,7 +31,8 @@ function writeOctal(header: Uint8Array, offset: number, width: number, value: nu
   writeString(header, offset, width, `${value.toString(8).padStart(width - 1, '0')}\0`);
 }
 
-function headerSum(header: Uint8Array): { unsigned: number; signed: number } {
+/** @internal shared with tar-index.ts */
+export function headerSum(header: Uint8Array): { unsigned: number; signed: number } {
   let unsigned = 0;
   let signed = 0;
   for (let i = 0; i < TAR_BLOCK; i++) {
@@ -71,7 +72,8 @@ function header(name: string, size: number): Uint8Array {
   return block;
 }
 
-function padded(size: number): number {
+/** @internal */
+export function padded(size: number): number {
   return Math.ceil(size / TAR_BLOCK) * TAR_BLOCK;
 }
 
@@ -110,19 +112,22 @@ export interface ReadTarOptions {
   fix?: string;
 }
 
-function field(block: Uint8Array, offset: number, length: number): Uint8Array {
+/** @internal */
+export function field(block: Uint8Array, offset: number, length: number): Uint8Array {
   const bytes = block.subarray(offset, offset + length);
   const end = bytes.indexOf(0);
   return end === -1 ? bytes : bytes.subarray(0, end);
 }
 
-function readOctal(block: Uint8Array, offset: number, length: number): number | null {
+/** @internal */
+export function readOctal(block: Uint8Array, offset: number, length: number): number | null {
   const text = String.fromCharCode(...field(block, offset, length)).trim();
   if (!/^[0-7]+$/.test(text)) return null;
   return Number.parseInt(text, 8);
 }
 
-function isZero(block: Uint8Array): boolean {
+/** @internal */
+export function isZero(block: Uint8Array): boolean {
   for (let i = 0; i < block.length; i++) if (block[i] !== 0) return false;
   return true;
 }

@@ -1,4 +1,4 @@
-import { type EventBus, type GenerationParams, GenviewError, type ImageShape } from '@genview/core';
+import { type EventBus, type GenerationParams, GenviewError, type ImageShape, type TarEntry, readTar, writeTar } from '@genview/core';
 import { LocalStoreBackend, type StoreBackend } from './backend';
 import {
   DONE_PREFIX,
@@ -24,7 +24,6 @@ import {
   stableStringify,
 } from './layout';
 import { decodePng, encodePng } from './png';
-import { type TarEntry, readTar, writeTar } from './tar';
 
 /*
  * How completion is recorded, and why per-shard markers rather than a locked index.
