@@ -9,7 +9,7 @@ export { simclr } from './frameworks/simclr';
 export { mocoV2 } from './frameworks/moco-v2';
 export { byol } from './frameworks/byol';
 export { simsiam } from './frameworks/simsiam';
-export { mcl, type MclFramework } from './frameworks/mcl/framework';
+export { mcl, type MclFramework, type MclNegatives } from './frameworks/mcl/framework';
 export { createDecoupledFramework, decoupled, type DecoupledParts } from './frameworks/decoupled';
 export { clip } from './frameworks/clip';
 export { slip } from './frameworks/slip';

@@ -4,9 +4,10 @@ import { createRegistry, runMultistage } from '@genview/runner';
 import { coloredDigits } from '@genview/datasets';
 import { ViewPipeline } from '@genview/views';
 import { isMclFramework } from '../src/frameworks/mcl/framework';
+import { isStagedFramework } from '../src/trainer/stages';
 import { integratedEncoder } from '../src/frameworks/mcl/integrate';
 import { accumulatePseudoLabels, jointPseudoLabels, negativeMaskFromLabels } from '../src/frameworks/mcl/pseudo-labels';
-import { PseudoLabelBatchOrder } from '../src/frameworks/mcl/sampler';
+import { GroupedBatchOrder, PseudoLabelBatchOrder } from '../src/frameworks/mcl/sampler';
 import { describe, expect, it } from 'vitest';
 
 describe('MCL pseudo labels', () => {
@@ -76,9 +77,68 @@ describe('MCL pseudo labels', () => {
     expect(Array.from(order.indices(4))).toEqual(Array.from(new PseudoLabelBatchOrder(3, labels, 4).indices(4)));
     expect(() => new PseudoLabelBatchOrder(0, labels, 10)).toThrow(/negatives/);
   });
+
+  it('grouped batches keep labels together, span at most two labels and skip no label, however small', () => {
+    // Labels of 9, 4 and 3 samples in a mixed order: 16 samples, 4 batches of 4 per epoch.
+    const labels = Int32Array.from([0, 1, 0, 2, 0, 0, 1, 0, 2, 0, 0, 1, 0, 2, 1, 0]);
+    const order = new GroupedBatchOrder(5, labels, 4);
+    expect(order.stepsPerEpoch).toBe(4);
+    for (const epoch of [0, 1]) {
+      const seen = new Set<number>();
+      let sameLabelPairs = 0;
+      for (let step = epoch * 4; step < epoch * 4 + 4; step++) {
+        const batch = Array.from(order.indices(step));
+        expect(batch).toHaveLength(4);
+        const inBatch = batch.map((i) => labels[i]);
+        // One label, or the tail of one and the head of the next: at most two, each in one run.
+        const runs = inBatch.filter((l, j) => j === 0 || l !== inBatch[j - 1]).length;
+        expect(runs).toBeLessThanOrEqual(2);
+        for (const a of inBatch) for (const b of inBatch) sameLabelPairs += a === b ? 1 : 0;
+        for (const i of batch) seen.add(i);
+      }
+      // Every sample once per epoch, the 3-sample label included.
+      expect(seen.size).toBe(16);
+      // Far more same-label pairs than a uniformly mixed batch would give (about 4·4·Σp² ≈ 6.6 per batch).
+      expect(sameLabelPairs / 4).toBeGreaterThan(9);
+    }
+    // A pure function of (seed, step); another seed another order.
+    expect(Array.from(order.indices(6))).toEqual(Array.from(new GroupedBatchOrder(5, labels, 4).indices(6)));
+    expect(Array.from(order.indices(0))).not.toEqual(Array.from(new GroupedBatchOrder(6, labels, 4).indices(0)));
+    expect(() => new GroupedBatchOrder(0, labels, 17)).toThrow(/batchSize/);
+  });
 });
 
 describe('mcl framework', () => {
+  it('negatives: grouped orders stage batches by pseudo label (none at stage 1) and masks them like mask mode', async () => {
+    const registry = createRegistry();
+    const events = new EventBus();
+    const inner = { name: 'simclr', backbone: { name: 'small-cnn', widths: [4, 8] }, projector: { name: 'mlp-projector', hiddenDim: 8, outDim: 4 } };
+    const make = (negatives: string) =>
+      registry.create('framework', { name: 'mcl', inputShape: [8, 8, 3], inner, negatives }, { rng: new Rng(1).fork('fw'), events, path: 'framework' });
+    const grouped = await make('grouped');
+    const masked = await make('mask');
+    if (!isMclFramework(grouped) || !isMclFramework(masked) || !isStagedFramework(grouped) || !isStagedFramework(masked)) throw new Error('not a staged mcl framework');
+    expect(grouped.negatives).toBe('grouped');
+    const labels = Int32Array.from([0, 1, 0, 1, 1, 0, 2, 2]);
+    const carried = { pseudoLabels: labels, clustering: {} as never };
+    const info = { index: 1, count: 2, steps: 4, seed: 3 };
+    expect(grouped.stages.batchOrder!({ ...info, index: 0 }, undefined, 4)).toBeUndefined();
+    expect(grouped.stages.batchOrder!(info, carried, 4)).toBeInstanceOf(GroupedBatchOrder);
+    expect(masked.stages.batchOrder!(info, carried, 4)).toBeUndefined();
+    // Same starting weights, same pseudo labels: the grouped stage's loss on a batch is the mask mode's.
+    const rng = new Rng(2);
+    const views = [0, 1].map(() => tf.tensor4d(rng.uniformArray(4 * 8 * 8 * 3), [4, 8, 8, 3]));
+    const indices = Int32Array.from([0, 2, 5, 6]);
+    grouped.setPseudoLabels(labels);
+    masked.setPseudoLabels(labels);
+    const a = grouped.loss({ views, indices }, 0);
+    const b = masked.loss({ views, indices }, 0);
+    expect(a.dataSync()[0]).toBeCloseTo(b.dataSync()[0], 6);
+    for (const t of [a, b, ...views]) t.dispose();
+    grouped.dispose();
+    masked.dispose();
+  });
+
   it('passes the pseudo-label mask to the inner loss: same as nt-xent with that mask', async () => {
     const registry = createRegistry();
     const events = new EventBus();

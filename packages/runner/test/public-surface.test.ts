@@ -43,6 +43,7 @@ const ROOT = [
   'LoadedStages',
   'LrSchedule',
   'MclFramework',
+  'MclNegatives',
   'MedianDistanceOptions',
   'MomentumSettings',
   'MultistageClustering',

@@ -23,17 +23,24 @@ import {
 import { type KMeansResult, extractFeatures, kmeans, normaliseRows } from '@genview/eval';
 import { checkIntegrationWeights, integratedEncoder } from './integrate';
 import { accumulatePseudoLabels, negativeMaskFromLabels } from './pseudo-labels';
-import { PseudoLabelBatchOrder } from './sampler';
+import { GroupedBatchOrder, PseudoLabelBatchOrder } from './sampler';
 import { MCL_CLUSTERING_DEFAULTS, type MclClustering, checkStagePlan, mclClusteringSchema, mclStageSteps, stepsPerStageSchema } from './settings';
 
 /** The mcl framework's instance: its inner framework plus the pseudo labels that restrict negatives. */
 export interface MclFramework extends Framework {
-  readonly negatives: 'mask' | 'sampler';
+  readonly negatives: MclNegatives;
   /** Per-sample pseudo labels over the training set (index order); undefined = ordinary training (stage 0). */
   setPseudoLabels(labels: Int32Array | undefined): void;
   pseudoLabels(): Int32Array | undefined;
   readonly inner: Framework;
 }
+
+/**
+ * mask: mixed batches, negatives restricted by a pseudo-label mask; sampler: one-label batches (upstream),
+ * labels smaller than a batch skipped; grouped: batches cut from a label-by-label order (one or two labels
+ * each, no sample skipped) with the mask on top.
+ */
+export type MclNegatives = 'mask' | 'sampler' | 'grouped';
 
 export function isMclFramework(framework: Framework): framework is MclFramework {
   return typeof (framework as Partial<MclFramework>).setPseudoLabels === 'function';
@@ -70,8 +77,8 @@ const mclConfigSchema = z
   .object({
     inputShape: inputShapeSchema.optional(),
     inner: pluginRefSchema.default('simclr'),
-    /** mask: mixed batches with a pseudo-label negatives mask; sampler: one-label batches (upstream). */
-    negatives: z.enum(['mask', 'sampler']).default('mask'),
+    /** See MclNegatives. */
+    negatives: z.enum(['mask', 'sampler', 'grouped']).default('mask'),
     /** Number of stages S, the first (ordinary training, no pseudo labels) included. */
     stages: z.number().int().min(1).default(3),
     /** Steps of every stage, or one number per stage; default: the run's budget split evenly. */
@@ -210,8 +217,12 @@ function mclStages(config: MclConfig, context: PluginContext, build: (labels: In
       }
       return build(carried?.pseudoLabels);
     },
-    batchOrder: (stage, carried, batchSize) =>
-      carried && config.negatives === 'sampler' ? new PseudoLabelBatchOrder(stage.seed + stage.index, carried.pseudoLabels, batchSize) : undefined,
+    batchOrder: (stage, carried, batchSize) => {
+      if (!carried || config.negatives === 'mask') return undefined;
+      return config.negatives === 'sampler'
+        ? new PseudoLabelBatchOrder(stage.seed + stage.index, carried.pseudoLabels, batchSize)
+        : new GroupedBatchOrder(stage.seed + stage.index, carried.pseudoLabels, batchSize);
+    },
     stageDetails: (_stage, carried) => ({ trainedWithPseudoLabels: carried ? countDistinct(carried.pseudoLabels) : null }),
     async finishStage(stage, run, carried) {
       const { index, count, seed, dir } = stage.info;

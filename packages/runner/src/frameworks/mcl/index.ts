@@ -1,6 +1,6 @@
-export { type MclCarry, type MclFramework, type PseudoLabelFile, PSEUDO_LABEL_FILE, isMclFramework, mcl } from './framework';
+export { type MclCarry, type MclFramework, type MclNegatives, type PseudoLabelFile, PSEUDO_LABEL_FILE, isMclFramework, mcl } from './framework';
 export { accumulatePseudoLabels, denseRanks, jointPseudoLabels, negativeMaskFromLabels } from './pseudo-labels';
-export { PseudoLabelBatchOrder } from './sampler';
+export { GroupedBatchOrder, PseudoLabelBatchOrder } from './sampler';
 export { checkIntegrationWeights, integratedEncoder } from './integrate';
 export { MCL_CLUSTERING_DEFAULTS, mclStageSteps } from './settings';
 // runMultistage and loadMultistage (./multistage) build on the runner's registry and stage host, so the

@@ -16,7 +16,7 @@ import { createRegistry } from '../../registry';
 import { withoutInitialWeights } from '../../run/framework-ref';
 import { type StagedFramework, type TrainedStage, isStagedFramework, loadStages, trainStages } from '../../trainer/stages';
 import type { TrainSummary, TrainerOptions } from '../../trainer/trainer';
-import { type MclCarry, type MclFramework, isMclFramework } from './framework';
+import { type MclCarry, type MclFramework, type MclNegatives, isMclFramework } from './framework';
 
 export { stageDir } from '../../trainer/stages';
 
@@ -202,7 +202,7 @@ export async function loadMultistage(options: {
  * An mcl framework reference with the input shape filled in; a non-mcl framework becomes mcl's inner
  * framework. `negatives`, when given, sets (or overrides) the reference's negatives mode.
  */
-export function mclFrameworkRef(registry: Registry, framework: PluginRef, shape: [number, number, number], negatives?: 'mask' | 'sampler'): PluginRef {
+export function mclFrameworkRef(registry: Registry, framework: PluginRef, shape: [number, number, number], negatives?: MclNegatives): PluginRef {
   const options: Record<string, unknown> & { name: string } = typeof framework === 'string' ? { name: framework } : { ...framework };
   const plugin = registry.resolve('framework', options.name, 'framework');
   const wrapped: Record<string, unknown> & { name: string } = plugin.name === 'mcl' ? options : { name: 'mcl', inner: options };
