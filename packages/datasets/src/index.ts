@@ -8,6 +8,7 @@ import { fashionMnistPlugin } from './fashion-mnist';
 import { imageFolderPlugin } from './image-folder';
 import { imageTextPlugin } from './image-text';
 import { mnistPlugin } from './mnist';
+import { webDatasetPlugin } from './webdataset/webdataset';
 
 // Data in memory and the IDX format (MNIST, Fashion-MNIST)
 export { InMemoryDataset, type InMemoryDatasetOptions, inMemoryDataset } from './in-memory';
@@ -31,6 +32,10 @@ export {
 // Image-caption pairs from a manifest, and the on-demand decoding behind it
 export { type ImageTextConfig, imageTextPlugin, imageTextSchema, loadImageText } from './image-text';
 export { StreamingImageDataset, type StreamingImagesOptions } from './images/streaming-images';
+
+// WebDataset tar shards, indexed by header scan and decoded on demand
+export { type WebDatasetConfig, loadWebDataset, webDatasetPlugin, webDatasetSchema } from './webdataset/webdataset';
+export { expandBraces } from './webdataset/braces';
 
 // Standard benchmarks in their binary versions, read on demand from a user folder
 export { cifar100Plugin, cifar100Schema, cifar10Plugin, cifar10Schema, loadCifar10, loadCifar100 } from './binary/cifar';
@@ -79,6 +84,7 @@ export const plugins: readonly AnyPlugin[] = [
   mnistPlugin,
   imageFolderPlugin,
   imageTextPlugin,
+  webDatasetPlugin,
   cifar10Plugin,
   cifar100Plugin,
   stl10Plugin,

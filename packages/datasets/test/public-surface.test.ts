@@ -50,6 +50,7 @@ const ROOT = [
   'StreamingImagesOptions',
   'TEXTURE_NAMES',
   'TextureName',
+  'WebDatasetConfig',
   'captionedShapes',
   'captionedShapesPlugin',
   'captionedShapesSchema',
@@ -66,6 +67,7 @@ const ROOT = [
   'digitsOnFashionPlugin',
   'digitsOnFashionSchema',
   'digitsOnTextures',
+  'expandBraces',
   'fashionCaptions',
   'fashionMnistPlugin',
   'fashionMnistSchema',
@@ -81,6 +83,7 @@ const ROOT = [
   'loadImageFolder',
   'loadImageText',
   'loadStl10',
+  'loadWebDataset',
   'mnistPlugin',
   'mnistSchema',
   'parseIdx',
@@ -93,6 +96,8 @@ const ROOT = [
   'sampleShapeScene',
   'stl10Plugin',
   'stl10Schema',
+  'webDatasetPlugin',
+  'webDatasetSchema',
 ];
 
 describe('public surface', () => {
