@@ -100,6 +100,7 @@ export { trainFromConfig, evaluateEncoder, type TrainRunResult, type EncoderResu
 export { evaluateFromConfig } from './run/evaluate';
 export { exportRun, type ExportFormat, type ExportOptions, type ExportResult } from './run/export';
 export { fineTuneSemiSupervised, type FineTuneSettings, type FineTuneParts, type FineTuneResult } from './finetune/fine-tune';
+export { frozenFractionBaseline, type FrozenBaselineSettings } from './finetune/frozen-baseline';
 export { generateFromConfig, type GenerateRunOptions, type GenerateRunResult } from './run/generate';
 export { verifyPath, formatVerify, type VerifyResult, type VerifyOptions, type CheckpointCheck, type StoreCheck } from './run/verify';
 export { buildViewPipelines } from './run/views';

@@ -12,7 +12,10 @@ export function formatEvaluationsTable(evaluations: readonly EncoderResults[], h
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-  const descriptions = evaluations[0]?.results.map((r) => `  ${r.evaluator}: ${r.description}`) ?? [];
+  // Each protocol once, as its first row ran it; a row of its own (a frozen fine-tuning baseline) adds its protocol.
+  const described = new Map<string, string>();
+  for (const r of evaluations.flatMap((e) => e.results)) if (!described.has(r.evaluator)) described.set(r.evaluator, r.description);
+  const descriptions = [...described].map(([evaluator, description]) => `  ${evaluator}: ${description}`);
   return [heading, '', line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), '', 'what the numbers are:', ...descriptions].join('\n');
 }
 

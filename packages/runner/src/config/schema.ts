@@ -158,6 +158,11 @@ export const runConfigSchema = z
                 { name: 'horizontal-flip', p: 0.5 },
               ]),
             evalBatchSize: z.number().int().positive().default(500),
+            /**
+             * Frozen encoders compared at the same label budget (any featureExtractor name, e.g.
+             * onnx:<file>): a linear probe and kNN on the same labelled subsets, never fine-tuned.
+             */
+            frozen: z.array(z.string().min(1)).optional(),
           })
           .strict()
           .optional(),

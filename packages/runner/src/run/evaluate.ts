@@ -6,7 +6,7 @@ import { createRegistryWithPlugins } from '../config/plugins';
 import { loadModelState } from '../trainer/checkpoint';
 import { namespacedVariables } from '../trainer/named-variables';
 import { type StagedFramework, isStagedFramework, loadStages } from '../trainer/stages';
-import { fineTuneTrained } from './finetune';
+import { checkNamedFineTune, fineTuneFromTorchWeights, fineTuneTrained, frozenFineTuneBaselines } from './finetune';
 import { createRunnerServices } from './services';
 import { integratedEncoderName, refuseStagedFineTune, stageEncoderName } from './stages';
 import { type EncoderResults, evaluateEncoder, randomEncoderResults } from './train-parts';
@@ -42,6 +42,8 @@ export async function evaluateFromConfig(given: RunConfig, options: EvaluateOpti
   const events = options.events ?? new EventBus();
   const { config, deprecations } = migrateRunConfig(given);
   for (const message of deprecations) events.log('config', message, 'warn');
+  // Before anything loads: an eval.encoder that eval.finetune cannot start from.
+  checkNamedFineTune(config);
   await selectBackend({ events });
   const registry = options.registry ?? (await createRegistryWithPlugins(config.plugins));
   const context = { rng: new Rng(config.seed), events };
@@ -64,6 +66,7 @@ export async function evaluateFromConfig(given: RunConfig, options: EvaluateOpti
     // The checkpoints hold every weight: a backbone's initial-weights file is not read again.
     const framework = await registry.create('framework', withoutInitialWeights(registry, frameworkRef), { ...context, services, path: 'framework' });
     let evaluated: Evaluated;
+    let frozenRows: EncoderResults[] = [];
     if (isStagedFramework(framework)) {
       evaluated = await evaluateStages(config, framework, dir, { registry, events, data, all });
     } else {
@@ -71,8 +74,10 @@ export async function evaluateFromConfig(given: RunConfig, options: EvaluateOpti
         const meta = loadModelState(dir, namespacedVariables(framework.stateModules()));
         events.log('eval', `loaded ${framework.name} from ${dir} (step ${meta.step})`);
         const trained = await evaluateEncoder(framework.name, framework.encoder(), data, config, registry, events);
-        const fineTuned = await fineTuneTrained({ config, registry, events, imageShape: train.info.imageShape, data }, framework);
+        const finetuning = { config, registry, events, imageShape: train.info.imageShape, data };
+        const fineTuned = await fineTuneTrained(finetuning, framework);
         if (fineTuned) trained.results.push(fineTuned);
+        frozenRows = await frozenFineTuneBaselines(finetuning, services);
         evaluated = { trained, stages: [], steps: [meta.step], network: framework.encoder(), dispose: () => framework.dispose() };
       } catch (error) {
         framework.dispose();
@@ -80,7 +85,7 @@ export async function evaluateFromConfig(given: RunConfig, options: EvaluateOpti
       }
     }
     try {
-      const evaluations = [evaluated.trained, ...evaluated.stages];
+      const evaluations = [evaluated.trained, ...evaluated.stages, ...frozenRows];
       if (all && config.eval.baselines) {
         const parts = { registry, events, frameworkRef, train, context: { ...context, services } };
         evaluations.push(await randomEncoderResults(config, parts, data, evaluated.network));
@@ -110,7 +115,11 @@ async function evaluateNamedEncoder(
 ): Promise<EvalRunResult> {
   const encoder = await services.featureExtractor(name);
   const named = await evaluateEncoder(name, encoder, data, config, registry, events);
-  const evaluations = [named];
+  const finetuning = { config, registry, events, imageShape: data.train.info.imageShape, data };
+  // checkNamedFineTune let only safetensors:<file> through with eval.finetune.
+  const fineTuned = config.eval.finetune ? await fineTuneFromTorchWeights(finetuning, name) : undefined;
+  if (fineTuned) named.results.push(fineTuned);
+  const evaluations = [named, ...(await frozenFineTuneBaselines(finetuning, services))];
   if (all && config.eval.baselines) evaluations.push(await evaluateEncoder('raw pixels', rawPixelFeatures(data.train), data, config, registry, events));
   return { ...named, evaluations, steps: [] };
 }

@@ -14,7 +14,7 @@ import { rawPixelFeatures } from '@genview/eval';
 import type { RunConfig } from '../config/schema';
 import { migrateRunConfig } from '../config/migrate';
 import { createRegistryWithPlugins } from '../config/plugins';
-import { fineTuneFromScratch, fineTuneTrained } from './finetune';
+import { fineTuneFromScratch, fineTuneTrained, frozenFineTuneBaselines } from './finetune';
 import { Trainer, TrainingInterrupted } from '../trainer/trainer';
 import { withInputShape } from './framework-ref';
 import { withBundledModel } from '../bundled/tiny-unclip';
@@ -128,7 +128,8 @@ async function trainAndEvaluate(config: RunConfig, options: TrainRunOptions, par
   const trained = await evaluateEncoder(framework.name, framework.encoder(), data, config, registry, events);
   const trainedFineTune = await fineTuneTrained(finetuning, framework);
   if (trainedFineTune) trained.results.push(trainedFineTune);
-  const evaluations = [trained];
+  // Asked for by name, so reported whether or not eval.baselines is on.
+  const evaluations = [trained, ...(await frozenFineTuneBaselines(finetuning, parts.context.services))];
   if (config.eval.baselines) {
     const randomResults = await randomEncoderResults(config, parts, data, framework.encoder());
     const scratch = await fineTuneFromScratch(finetuning);
