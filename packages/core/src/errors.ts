@@ -29,6 +29,13 @@ export interface GenviewErrorOptions {
   cause?: unknown;
 }
 
+/**
+ * Marks every GenviewError, whichever copy of @genview/core made it. A CommonJS plugin that requires
+ * core gets the CJS build while the runner uses the ESM one (and a plugin may bring a nested copy),
+ * so a class identity check alone would report a plugin's own GenviewError as an unexpected crash.
+ */
+const BRAND = Symbol.for('@genview/core:GenviewError');
+
 export class GenviewError extends Error {
   readonly code: GenviewErrorCode;
   readonly fix?: string;
@@ -45,8 +52,17 @@ export class GenviewError extends Error {
     this.fix = options.fix;
     this.where = options.where;
     this.problem = problem;
+    Object.defineProperty(this, BRAND, { value: true });
   }
 }
+
+// `instanceof GenviewError` holds for a GenviewError of any core copy; subclasses keep the usual check.
+Object.defineProperty(GenviewError, Symbol.hasInstance, {
+  value: function hasInstance(this: unknown, value: unknown): boolean {
+    if (this !== GenviewError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
+  },
+});
 
 export function isGenviewError(error: unknown, code?: GenviewErrorCode): error is GenviewError {
   return error instanceof GenviewError && (code === undefined || error.code === code);

@@ -220,6 +220,18 @@ describe.skipIf(!existsSync(CLI))('third-party plugins in the built CLI (plugins
       await rm(outside, { recursive: true, force: true });
     }
 
+    // A CommonJS plugin gets core's CJS build, the CLI the ESM one: its own GenviewError still reads as one (exit 2, no stack).
+    await writeFile(
+      join(root, 'project', 'refusing.cjs'),
+      `const { GenviewError, definePlugin, z } = require('@genview/core');
+       exports.plugins = [definePlugin({ kind: 'loss', name: 'refusing', package: 'my-cjs-plugins', description: 'refuses to build', configSchema: z.object({}).strict(),
+         create: () => { throw new GenviewError('INVALID_CONFIG', 'refusing needs a queue.', { where: 'framework.loss', fix: 'use it with moco-v2.' }); } })];`,
+    );
+    const refused = await cli(['train', '--config', join(root, 'project', 'configs', 'flag.yaml'), '--plugin', './my-plugins.mjs', '--plugin', './refusing.cjs', '--set', 'framework.loss=refusing'], join(root, 'project'));
+    expect(refused.stderr).not.toMatch(/unexpected error| {4}at /);
+    expect(refused.stderr).toMatch(/genview: \[INVALID_CONFIG\] framework\.loss: refusing needs a queue\. Fix: use it with moco-v2\./);
+    expect(refused.code).toBe(2);
+
     const notInstalled = await cli(['plugins', '--plugin', 'genview-plugins-not-installed'], root);
     expect(notInstalled.code).toBe(2);
     expect(notInstalled.stderr).toMatch(/\[NOT_FOUND\] --plugin: cannot import plugin module "genview-plugins-not-installed"/);
