@@ -148,8 +148,8 @@ function measure(dir, loader) {
   const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('RESULT '));
   if (!line) {
     const why = `${r.stderr ?? ''}${r.stdout ?? ''}`.trim().split('\n').filter(Boolean).slice(-8).join('\n  ');
-    console.error(`folder memory: the ${loader} child on ${dir} failed (exit ${r.status}):\n  ${why}`);
-    process.exit(2);
+    // Thrown, not process.exit, so main's finally still removes the folders it wrote.
+    throw Object.assign(new Error(`folder memory: the ${loader} child on ${dir} failed (exit ${r.status}):\n  ${why}`), { exitCode: 2 });
   }
   return JSON.parse(line.slice(7));
 }
@@ -206,4 +206,11 @@ async function main() {
 }
 
 if (opts.child) await child();
-else await main();
+else {
+  try {
+    await main();
+  } catch (error) {
+    console.error(error.message);
+    process.exitCode = error.exitCode ?? 2;
+  }
+}
