@@ -272,6 +272,54 @@ describe('genview report: HTML', () => {
   });
 });
 
+describe('genview report: grouped weights and tables', () => {
+  it('draws one colour per group with per-group quantiles, renders spec tables, and clips the axis at the 99.5 % quantile', async () => {
+    const root = fresh();
+    // 200 clean weights near 1, 199 corrupted near 0.5, and one corrupted outlier at 50 that would squeeze the axis.
+    const clean = Array.from({ length: 200 }, (_, i) => 0.9 + (0.2 * i) / 199);
+    const corrupted = [...Array.from({ length: 199 }, (_, i) => 0.4 + (0.2 * i) / 198), 50];
+    writeFileSync(join(root, 'w.json'), JSON.stringify([...clean, ...corrupted]));
+    writeFileSync(join(root, 'g.json'), JSON.stringify([...clean.map(() => 'clean'), ...corrupted.map(() => 'corrupted <999>')]));
+    const spec: ReportSpecInput = {
+      ...makeRuns(root),
+      qualityWeights: [{ name: 'p50 γ=4', file: 'w.json', groups: 'g.json' }],
+      tables: [{ name: 'ROC AUC', columns: ['store', 'AUC'], rows: [['p25 <x>', '0.987'], ['p50', 0.982]], caption: 'fg only' }],
+    };
+    const { data } = await buildReport(spec, { outFile: join(root, 'r.html'), baseDir: root });
+    const html = readFileSync(join(root, 'r.html'), 'utf8');
+    expect(data.weights[0].groups?.length).toBe(400);
+    expect(html).toContain('<h3>ROC AUC</h3><table class="results"><thead><tr><th>store</th><th>AUC</th></tr></thead><tbody><tr><td>p25 &lt;x&gt;</td><td>0.987</td></tr><tr><td>p50</td><td class="num">0.982</td></tr></tbody></table><p class="caption">fg only</p>');
+    // Per-group statistics: the clean group's median is 1.0 (nearest rank), the corrupted one's 0.5.
+    expect(html).toMatch(/clean: n 200 · mean 1\.0000 · std [0-9.]+ · min 0\.9000 · 5\/25\/50\/75\/95 % 0\.910 \/ 0\.950 \/ 1\.001 \/ 1\.050 \/ 1\.090 · max 1\.1000/);
+    expect(html).toContain('corrupted &lt;999&gt;: n 200');
+    const fills = new Set([...html.matchAll(/<rect class="bar" style="fill:([^"]+)"/g)].map((m) => m[1]));
+    expect(fills.size).toBe(2);
+    // The outlier is past the 99.5 % quantile: the axis stops near 1.1, not at 50.
+    expect(html).toContain('the axis ends at the 99.5 % quantile of all weights (1.099)');
+    expect(html).not.toMatch(/class="tick"[^>]*>50</);
+    // Groups are sorted by name, and none takes the mean line's orange.
+    expect(html).toContain('<span class="swatch" style="background:#0072b2"></span>clean: n 200');
+    expect(html).toContain('<span class="swatch" style="background:#009e73"></span>corrupted &lt;999&gt;: n 200');
+    expect(fills.has('#d55e00')).toBe(false);
+
+    await buildReport({ ...spec, weightsAxis: 'per-set' }, { outFile: join(root, 'own.html'), baseDir: root });
+    const own = readFileSync(join(root, 'own.html'), 'utf8');
+    expect(own).toContain('24 equal bins on one axis per set');
+    expect(own).toContain('axis cut at the 99.5 % quantile (1.099)');
+  });
+
+  it('rejects a groups file whose length differs from the weights, naming both', async () => {
+    const root = fresh();
+    writeFileSync(join(root, 'w.json'), JSON.stringify([1, 2, 3]));
+    writeFileSync(join(root, 'g.json'), JSON.stringify(['a', 'b']));
+    const error = await rejection(buildReport({ ...makeRuns(root), qualityWeights: [{ name: 'w', file: 'w.json', groups: 'g.json' }] }, { outFile: join(root, 'r.html'), baseDir: root }));
+    expect(error.code).toBe('BAD_INPUT');
+    expect(error.message).toContain('hold 2 names for 3 weights');
+    expect(error.fix).toContain('3 strings');
+    expect(() => parseReportSpec({ ...makeRuns(root), tables: [{ name: 't', columns: ['a', 'b'], rows: [['x']] }] })).toThrow(/one cell per column/);
+  });
+});
+
 describe('genview report: errors and the command', () => {
   it('names the missing results.json, its run and the fix', async () => {
     const root = fresh();

@@ -158,30 +158,56 @@ export function histogram(values: readonly number[], lo: number, hi: number, bin
   return { edges, counts };
 }
 
-/** A histogram of one set of weights on a shared x axis, with the mean as a dashed line. */
-export function histogramSvg(name: string, values: readonly number[], x: Axis, bins: number): string {
+/** Colours of histogram groups: the palette without its orange, which the mean line uses. */
+export function groupColor(i: number): string {
+  const colors = PALETTE.filter((_, k) => k !== 1);
+  return colors[i % colors.length];
+}
+
+export interface HistogramGroup {
+  name: string;
+  values: readonly number[];
+}
+
+/**
+ * A histogram of one set of weights on a shared x axis, with the mean as a dashed line. With several
+ * groups (clean and corrupted pairs, say), each bin holds one bar per group side by side, one colour each.
+ */
+export function histogramSvg(name: string, groups: readonly HistogramGroup[], x: Axis, bins: number): string {
   const width = 480;
   const height = 220;
   const frame: Frame = { width, height, left: 56, right: width - 12, top: 10, bottom: height - 44 };
-  const { edges, counts } = histogram(values, x.lo, x.hi, bins);
+  const hists = groups.map((g) => histogram(g.values, x.lo, x.hi, bins));
+  const { edges } = hists[0];
+  const total = groups.reduce((n, g) => n + g.values.length, 0);
   // At least 4 so that the count ticks are whole numbers.
-  const y = niceAxis(0, Math.max(4, extent(counts)[1]), 4);
+  const y = niceAxis(0, Math.max(4, extent(hists.flatMap((h) => h.counts))[1]), 4);
   const sx = scale(x, frame.left, frame.right);
   const sy = scale(y, frame.bottom, frame.top);
   const parts: string[] = [
     `<svg class="chart" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeHtml(`histogram of ${name}`)}">`,
-    `<title>${escapeHtml(`${name}: ${values.length} weights`)}</title>`,
+    `<title>${escapeHtml(`${name}: ${total} weights`)}</title>`,
     axesSvg(frame, x, y, 'weight', 'count'),
   ];
-  counts.forEach((count, i) => {
-    if (count === 0) return;
+  const grouped = groups.length > 1;
+  for (let i = 0; i < bins; i++) {
     const x0 = sx(edges[i]);
-    const x1 = sx(edges[i + 1]);
-    const top = sy(count);
-    parts.push(`<rect class="bar" x="${fmt(x0)}" y="${fmt(top)}" width="${fmt(Math.max(0, x1 - x0 - 1))}" height="${fmt(frame.bottom - top)}"><title>${edges[i].toFixed(x.decimals + 2)}–${edges[i + 1].toFixed(x.decimals + 2)}: ${count}</title></rect>`);
-  });
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  const mx = fmt(sx(mean));
+    const slot = (sx(edges[i + 1]) - x0) / groups.length;
+    hists.forEach((h, g) => {
+      const count = h.counts[i];
+      if (count === 0) return;
+      const top = sy(count);
+      const fill = grouped ? ` style="fill:${groupColor(g)}"` : '';
+      const label = `${grouped ? `${groups[g].name}, ` : ''}${edges[i].toFixed(x.decimals + 2)}–${edges[i + 1].toFixed(x.decimals + 2)}: ${count}`;
+      parts.push(
+        `<rect class="bar"${fill} x="${fmt(x0 + g * slot)}" y="${fmt(top)}" width="${fmt(Math.max(0, slot - (grouped ? 0 : 1)))}" height="${fmt(frame.bottom - top)}"><title>${escapeHtml(label)}</title></rect>`,
+      );
+    });
+  }
+  let sum = 0;
+  for (const g of groups) for (const v of g.values) sum += v;
+  const mean = sum / total;
+  const mx = fmt(sx(Math.min(x.hi, mean)));
   parts.push(`<line class="mean" x1="${mx}" y1="${fmt(frame.top)}" x2="${mx}" y2="${fmt(frame.bottom)}"><title>mean ${mean.toFixed(4)}</title></line>`);
   parts.push('</svg>');
   return parts.join('');

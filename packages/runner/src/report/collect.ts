@@ -49,6 +49,8 @@ export interface WeightsData {
   name: string;
   file: string;
   values: number[];
+  /** One group name per value, when the spec names a groups file. */
+  groups?: string[];
 }
 
 export interface CollectedRuns {
@@ -271,22 +273,37 @@ export async function collectRuns(spec: ReportSpec, baseDir: string): Promise<Co
   return { metrics, descriptions, arms, baselines: collectBaselines(arms, metrics) };
 }
 
-export async function readQualityWeights(entry: { name: string; file: string }, baseDir: string): Promise<WeightsData> {
-  const path = resolve(baseDir, entry.file);
-  const fix = 'write the per-image quality weights as a JSON array of numbers, e.g. [0.93, 1.12, ...].';
-  const text = await readText(path, `quality weights "${entry.name}"`, fix);
+async function readJsonArray(path: string, what: string, fix: string): Promise<unknown[]> {
+  const text = await readText(path, what, fix);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new GenviewError('UNREADABLE_FILE', `quality weights "${entry.name}" are not valid JSON (${(error as Error).message}).`, { where: path, fix, cause: error });
+    throw new GenviewError('UNREADABLE_FILE', `${what} are not valid JSON (${(error as Error).message}).`, { where: path, fix, cause: error });
   }
-  if (!Array.isArray(raw) || raw.length === 0) {
-    throw new GenviewError('BAD_INPUT', `quality weights "${entry.name}" must be a non-empty JSON array of numbers.`, { where: path, fix });
-  }
+  if (!Array.isArray(raw) || raw.length === 0) throw new GenviewError('BAD_INPUT', `${what} must be a non-empty JSON array.`, { where: path, fix });
+  return raw;
+}
+
+export async function readQualityWeights(entry: { name: string; file: string; groups?: string }, baseDir: string): Promise<WeightsData> {
+  const path = resolve(baseDir, entry.file);
+  const fix = 'write the per-image quality weights as a JSON array of numbers, e.g. [0.93, 1.12, ...].';
+  const raw = await readJsonArray(path, `quality weights "${entry.name}"`, fix);
   const bad = raw.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v));
   if (bad >= 0) {
     throw new GenviewError('BAD_INPUT', `quality weight [${bad}] of "${entry.name}" is ${JSON.stringify(raw[bad])}, not a finite number.`, { where: path, fix });
   }
-  return { name: entry.name, file: entry.file, values: raw as number[] };
+  const values = raw as number[];
+  if (entry.groups === undefined) return { name: entry.name, file: entry.file, values };
+  const groupsPath = resolve(baseDir, entry.groups);
+  const groupsFix = `write one group name per weight of ${entry.file} (${values.length} strings, same order), e.g. ["clean", "corrupted", ...].`;
+  const groups = await readJsonArray(groupsPath, `weight groups of "${entry.name}"`, groupsFix);
+  if (groups.length !== values.length) {
+    throw new GenviewError('BAD_INPUT', `weight groups of "${entry.name}" hold ${groups.length} names for ${values.length} weights.`, { where: groupsPath, fix: groupsFix });
+  }
+  const notString = groups.findIndex((g) => typeof g !== 'string' || g.length === 0);
+  if (notString >= 0) {
+    throw new GenviewError('BAD_INPUT', `weight group [${notString}] of "${entry.name}" is ${JSON.stringify(groups[notString])}, not a non-empty string.`, { where: groupsPath, fix: groupsFix });
+  }
+  return { name: entry.name, file: entry.file, values, groups: groups as string[] };
 }

@@ -1,4 +1,4 @@
-import { type Axis, extent, histogramSvg, lossChartSvg, niceAxis, seriesStyle } from './charts';
+import { type Axis, extent, groupColor, histogramSvg, lossChartSvg, niceAxis, seriesStyle } from './charts';
 import type { CollectedRuns, RunData, Stat, WeightsData } from './collect';
 import { escapeHtml } from './escape';
 import type { ViewCell, ViewGridData } from './view-grid';
@@ -9,6 +9,16 @@ export interface ReportData {
   runs: CollectedRuns;
   viewGrids: ViewGridData[];
   weights: WeightsData[];
+  /** 'per-set' gives each weight histogram its own x axis; 'shared' (the default) one axis for all. */
+  weightsAxis?: 'shared' | 'per-set';
+  tables?: ReportTable[];
+}
+
+export interface ReportTable {
+  name: string;
+  columns: string[];
+  rows: (string | number)[][];
+  caption?: string;
 }
 
 /** Accuracy-like metrics are fractions in results.json and read best as percentages. */
@@ -135,26 +145,82 @@ function viewGridSection(grid: ViewGridData): string {
   return `<h3>${escapeHtml(grid.name)}</h3><p class="caption">${meta}. Each row is one source image, its views ordered by noise level.</p><table class="views"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
-function summary(values: readonly number[]): { mean: number; std: number; median: number; min: number; max: number } {
+interface Summary {
+  mean: number;
+  std: number;
+  min: number;
+  max: number;
+  /** 5, 25, 50, 75 and 95 % (nearest rank). */
+  quantiles: number[];
+}
+
+const QUANTILES = [0.05, 0.25, 0.5, 0.75, 0.95];
+
+function quantileOf(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))];
+}
+
+function summary(values: readonly number[]): Summary {
   const n = values.length;
   const mean = values.reduce((a, b) => a + b, 0) / n;
   const std = n > 1 ? Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : 0;
   const sorted = [...values].sort((a, b) => a - b);
-  const median = n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-  return { mean, std, median, min: sorted[0], max: sorted[n - 1] };
+  return { mean, std, min: sorted[0], max: sorted[n - 1], quantiles: QUANTILES.map((q) => quantileOf(sorted, q)) };
 }
 
-function weightsSection(weights: WeightsData[]): string {
-  const [lo, hi] = extent(weights.flatMap((w) => w.values));
-  // One x axis for every set, so that their spreads compare at a glance.
-  const axis: Axis = niceAxis(lo, hi, 5);
+function statsLine(values: readonly number[]): string {
+  const s = summary(values);
+  const q = s.quantiles.map((v) => v.toFixed(3)).join(' / ');
+  return `n ${values.length} · mean ${s.mean.toFixed(4)} · std ${s.std.toFixed(4)} · min ${s.min.toFixed(4)} · 5/25/50/75/95 % ${q} · max ${s.max.toFixed(4)}`;
+}
+
+/** The groups of one weight set sorted by name (so that one name keeps its colour in every figure), or the whole set as one. */
+function groupsOf(w: WeightsData): { name: string; values: number[] }[] {
+  if (!w.groups) return [{ name: w.name, values: w.values }];
+  const byName = new Map<string, number[]>();
+  for (const [i, g] of w.groups.entries()) {
+    const list = byName.get(g) ?? [];
+    list.push(w.values[i]);
+    byName.set(g, list);
+  }
+  return [...byName].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, values]) => ({ name, values }));
+}
+
+// The axis ends here so that a few outliers (sharp γ puts a handful of pairs at 10x the mean) do not squeeze every other bar into one bin.
+const AXIS_QUANTILE = 0.995;
+
+/** An x axis over these values up to their 99.5 % quantile, and whether that cut any off. */
+function weightAxis(values: readonly number[]): { axis: Axis; top: number; clipped: boolean } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const top = quantileOf(sorted, AXIS_QUANTILE);
+  return { axis: niceAxis(sorted[0], top, 5), top, clipped: top < sorted[sorted.length - 1] };
+}
+
+function weightsSection(weights: WeightsData[], perSet: boolean): string {
+  // One x axis for every set, so that their spreads compare at a glance; or one each, where spreads differ tenfold.
+  const shared = weightAxis(weights.flatMap((w) => w.values));
   const bins = 24;
   const blocks = weights.map((w) => {
-    const s = summary(w.values);
-    const stats = `n ${w.values.length} · mean ${s.mean.toFixed(4)} · std ${s.std.toFixed(4)} · min ${s.min.toFixed(4)} · median ${s.median.toFixed(4)} · max ${s.max.toFixed(4)}`;
-    return `<figure class="hist"><figcaption><strong>${escapeHtml(w.name)}</strong> <code>${escapeHtml(w.file)}</code><br>${stats}</figcaption>${histogramSvg(w.name, w.values, axis, bins)}</figure>`;
+    const own = perSet ? weightAxis(w.values) : shared;
+    const cut = perSet && own.clipped ? `<br>axis cut at the ${100 * AXIS_QUANTILE} % quantile (${own.top.toFixed(3)}); larger weights count in the last bin` : '';
+    const groups = groupsOf(w);
+    const legend =
+      w.groups === undefined
+        ? statsLine(w.values)
+        : `all: ${statsLine(w.values)}${groups.map((g, i) => `<br><span class="swatch" style="background:${groupColor(i)}"></span>${escapeHtml(g.name)}: ${statsLine(g.values)}`).join('')}`;
+    return `<figure class="hist"><figcaption><strong>${escapeHtml(w.name)}</strong> <code>${escapeHtml(w.file)}</code><br>${legend}${cut}</figcaption>${histogramSvg(w.name, groups, own.axis, bins)}</figure>`;
   });
-  return `<h2>Quality weights</h2><p class="caption">${bins} equal bins on a shared axis; the dashed line is the mean.</p><div class="hists">${blocks.join('')}</div>`;
+  const tail = perSet
+    ? ' on one axis per set'
+    : ` on a shared axis${shared.clipped ? `; the axis ends at the ${100 * AXIS_QUANTILE} % quantile of all weights (${shared.top.toFixed(3)}), and larger weights count in the last bin` : ''}`;
+  return `<h2>Quality weights</h2><p class="caption">${bins} equal bins${tail}; the dashed line is the mean.</p><div class="hists">${blocks.join('')}</div>`;
+}
+
+function tableSection(table: ReportTable): string {
+  const head = `<tr>${table.columns.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr>`;
+  const rows = table.rows.map((r) => `<tr>${r.map((c) => `<td${typeof c === 'number' ? ' class="num"' : ''}>${escapeHtml(String(c))}</td>`).join('')}</tr>`);
+  const caption = table.caption ? `<p class="caption">${escapeHtml(table.caption)}</p>` : '';
+  return `<h3>${escapeHtml(table.name)}</h3><table class="results"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>${caption}`;
 }
 
 function notesHtml(notes: string): string {
@@ -198,9 +264,10 @@ export function renderReport(data: ReportData): string {
   if (runs.descriptions.length > 0) {
     sections.push(`<details><summary>What the numbers are</summary><ul>${runs.descriptions.map((d) => `<li>${escapeHtml(d)}</li>`).join('')}</ul></details>`);
   }
+  if (data.tables && data.tables.length > 0) sections.push('<h2>Tables</h2>', ...data.tables.map(tableSection));
   sections.push(perRunTable(runs), lossSection(runs));
   if (data.viewGrids.length > 0) sections.push('<h2>Generated views</h2>', ...data.viewGrids.map(viewGridSection));
-  if (data.weights.length > 0) sections.push(weightsSection(data.weights));
+  if (data.weights.length > 0) sections.push(weightsSection(data.weights, data.weightsAxis === 'per-set'));
   sections.push('<footer>Made by <code>genview report</code>.</footer>');
   return `<!doctype html>
 <html lang="en">

@@ -27,7 +27,7 @@ export async function buildReport(spec: ReportSpec | ReportSpecInput, options: B
   const viewGrids = [];
   for (const entry of parsed.viewStores) viewGrids.push(await readViewGrid(entry, baseDir));
   const weights = await Promise.all(parsed.qualityWeights.map((entry) => readQualityWeights(entry, baseDir)));
-  const data: ReportData = { title: parsed.title, notes: parsed.notes, runs, viewGrids, weights };
+  const data: ReportData = { title: parsed.title, notes: parsed.notes, runs, viewGrids, weights, weightsAxis: parsed.weightsAxis, tables: parsed.tables };
   const html = renderReport(data);
   const outFile = resolve(options.outFile);
   await mkdir(dirname(outFile), { recursive: true });
@@ -46,5 +46,8 @@ export const REPORT_SPEC_HELP = `Spec (YAML or JSON):
   metrics: [knn_top1@20, linear_top1]       # optional; default: every top-1 kNN and linear-probe metric
   viewStores: [{ name: unCLIP views, dir: views/fmnist, images: 6 }]   # optional
   qualityWeights: [{ name: fg/bg weights, file: weights.json }]         # optional; a JSON array of numbers
+    # groups: labels.json (optional; one group name per weight, e.g. clean/corrupted: one colour per group)
+  weightsAxis: per-set                                                   # optional; shared (default) or one x axis per histogram
+  tables: [{ name: ROC AUC, columns: [store, AUC], rows: [[p25, '0.987']], caption: text }]   # optional
   notes: free text shown under the title                                 # optional
 `;

@@ -26,8 +26,25 @@ const qualityWeightsSchema = z
     name: z.string().min(1),
     /** A JSON file holding an array of numbers. */
     file: z.string().min(1),
+    /**
+     * A JSON file holding one group name per weight (same length and order as `file`), e.g. "clean" or
+     * "corrupted": the histogram then shows each group in its own colour, with its own statistics.
+     */
+    groups: z.string().min(1).optional(),
   })
   .strict();
+
+const tableSchema = z
+  .object({
+    name: z.string().min(1),
+    columns: z.array(z.string()).min(1),
+    /** Cells as shown, numbers already formatted (the spec's writer knows their precision). */
+    rows: z.array(z.array(z.union([z.string(), z.number()]))),
+    /** Plain text under the table. */
+    caption: z.string().optional(),
+  })
+  .strict()
+  .refine((t) => t.rows.every((r) => r.length === t.columns.length), { message: 'every row of a table needs one cell per column' });
 
 function uniqueNames(items: readonly { name: string }[]): boolean {
   return new Set(items.map((i) => i.name)).size === items.length;
@@ -41,6 +58,10 @@ export const reportSpecSchema = z
     metrics: z.array(z.string().min(1)).min(1).optional(),
     viewStores: z.array(viewStoreSchema).default([]),
     qualityWeights: z.array(qualityWeightsSchema).default([]),
+    /** One x axis for every weight histogram (compare spreads at a glance), or one per set (spreads that differ tenfold). */
+    weightsAxis: z.enum(['shared', 'per-set']).default('shared'),
+    /** Tables the spec's writer computed (e.g. ROC AUCs), shown after the results. */
+    tables: z.array(tableSchema).default([]),
     /** Plain text; blank lines separate paragraphs. */
     notes: z.string().optional(),
   })
@@ -55,7 +76,7 @@ export function parseReportSpec(raw: unknown, source = 'report spec'): ReportSpe
     const lines = formatConfigIssues('', parsed.error.issues);
     throw new GenviewError('INVALID_CONFIG', `invalid report spec:\n  ${lines.join('\n  ')}`, {
       where: source,
-      fix: 'a spec needs title and arms: [{ name, runs: [dir, ...] }]; optional: metrics, viewStores: [{ name, dir, images }], qualityWeights: [{ name, file }], notes.',
+      fix: 'a spec needs title and arms: [{ name, runs: [dir, ...] }]; optional: metrics, viewStores: [{ name, dir, images }], qualityWeights: [{ name, file, groups? }], weightsAxis: shared | per-set, tables: [{ name, columns, rows, caption? }], notes.',
     });
   }
   return parsed.data;
