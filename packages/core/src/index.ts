@@ -136,3 +136,4 @@ export {
 } from './io/atomic';
 export { type ReadTarOptions, TAR_BLOCK, type TarEntry, readTar, writeTar } from './io/tar';
 export { type IndexTarOptions, type TarMember, indexTarFile } from './io/tar-index';
+export { lazyModule } from './io/lazy-module';

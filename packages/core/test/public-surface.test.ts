@@ -124,6 +124,7 @@ const ROOT = [
   'isTemporaryName',
   'isVisionLanguageEncoder',
   'l2Normalize',
+  'lazyModule',
   'named',
   'pluginRefSchema',
   'readFileIfExists',

@@ -1,24 +1,19 @@
-import { GenviewError } from '@genview/core';
+import { GenviewError, lazyModule } from '@genview/core';
 
 export type SharpModule = typeof import('sharp').default;
 
-let sharpModule: Promise<SharpModule> | undefined;
+const sharpModule = lazyModule<SharpModule>(() => import('sharp'));
 
 /** sharp loads libvips when imported; datasets that never read image files should not pay for (or depend on) that. */
 export function loadSharp(where: string): Promise<SharpModule> {
-  sharpModule ??= (async () => {
-    const mod: { default?: SharpModule } = await import('sharp');
-    // The CommonJS build sees module.exports itself when no default is attached.
-    return mod.default ?? (mod as unknown as SharpModule);
-  })().catch((error) => {
-    sharpModule = undefined;
-    throw new GenviewError('BACKEND_UNAVAILABLE', `sharp (the image decoder) could not be loaded: ${(error as Error).message}`, {
-      where,
-      fix: 'reinstall @genview/datasets so that sharp and its prebuilt libvips for this platform are installed.',
-      cause: error,
-    });
-  });
-  return sharpModule;
+  return sharpModule(
+    (error) =>
+      new GenviewError('BACKEND_UNAVAILABLE', `sharp (the image decoder) could not be loaded: ${(error as Error).message}`, {
+        where,
+        fix: 'reinstall @genview/datasets so that sharp and its prebuilt libvips for this platform are installed.',
+        cause: error,
+      }),
+  );
 }
 
 export interface DecodeOptions {

@@ -1,23 +1,19 @@
-import { GenviewError } from '@genview/core';
+import { GenviewError, lazyModule } from '@genview/core';
 
 type SharpModule = typeof import('sharp').default;
 
-let sharpPromise: Promise<SharpModule> | undefined;
+const sharpModule = lazyModule<SharpModule>(() => import('sharp'));
 
 /** Loaded on the first thumbnail, so the CLI starts without libvips and only `genview report` needs it. */
 function loadSharp(): Promise<SharpModule> {
-  sharpPromise ??= import('sharp').then(
-    (mod: { default?: SharpModule }) => mod.default ?? (mod as unknown as SharpModule),
-    (error: unknown) => {
-      sharpPromise = undefined;
-      throw new GenviewError('BACKEND_UNAVAILABLE', `sharp (the PNG encoder for the report's view thumbnails) could not be loaded: ${(error as Error).message}`, {
+  return sharpModule(
+    (error) =>
+      new GenviewError('BACKEND_UNAVAILABLE', `sharp (the PNG encoder for the report's view thumbnails) could not be loaded: ${(error as Error).message}`, {
         where: 'report',
         fix: 'reinstall @genview/runner so that sharp and its prebuilt libvips for this platform are installed.',
         cause: error,
-      });
-    },
+      }),
   );
-  return sharpPromise;
 }
 
 /**

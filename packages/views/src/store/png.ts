@@ -1,23 +1,19 @@
-import { GenviewError, type ImageShape } from '@genview/core';
+import { GenviewError, type ImageShape, lazyModule } from '@genview/core';
 
 type SharpModule = typeof import('sharp').default;
 
-let sharpPromise: Promise<SharpModule> | undefined;
+const sharpModule = lazyModule<SharpModule>(() => import('sharp'));
 
 /** Loaded on first use: reading a store's metadata or markers should not need libvips. */
 function loadSharp(): Promise<SharpModule> {
-  sharpPromise ??= import('sharp').then(
-    (mod: { default?: SharpModule }) => mod.default ?? (mod as unknown as SharpModule),
-    (error: unknown) => {
-      sharpPromise = undefined;
-      throw new GenviewError('BACKEND_UNAVAILABLE', `sharp (the PNG codec) could not be loaded: ${(error as Error).message}`, {
+  return sharpModule(
+    (error) =>
+      new GenviewError('BACKEND_UNAVAILABLE', `sharp (the PNG codec) could not be loaded: ${(error as Error).message}`, {
         where: 'view-store',
         fix: 'reinstall @genview/views so that sharp and its prebuilt libvips for this platform are installed.',
         cause: error,
-      });
-    },
+      }),
   );
-  return sharpPromise;
 }
 
 /** Lossless 8-bit PNG of uint8 HWC pixels (grey for C = 1, RGB for C = 3); no metadata, so equal pixels give equal bytes. */
