@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GenviewError, indexTarFile, writeTar } from '../src/index';
+import { indexTarFile, writeTar } from '../src/index';
+import { rejection } from '../../../tools/vitest/rejection';
 
 const root = mkdtempSync(join(tmpdir(), 'genview-tar-index-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -15,15 +16,6 @@ const entries = [
   { name: 'c.bin', data: bytesOf(0, 3) },
   { name: 'dir/d.bin', data: bytesOf(1025, 4) },
 ];
-
-async function caught(promise: Promise<unknown>): Promise<GenviewError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(GenviewError);
-  return error as GenviewError;
-}
 
 describe('indexTarFile', () => {
   it('lists every member with the offset and size of its data, which read back the bytes', async () => {
@@ -66,25 +58,25 @@ describe('indexTarFile', () => {
     const tar = writeTar(entries);
     const cut = join(root, 'cut.tar');
     writeFileSync(cut, tar.subarray(0, 2560 + 512 + 100));
-    const inside = await caught(indexTarFile(cut));
+    const inside = await rejection(indexTarFile(cut));
     expect(inside.code).toBe('UNREADABLE_FILE');
     expect(inside.message).toMatch(/cut\.tar is not a complete tar archive: member dir\/d\.bin \(header at byte 2560\) needs 1025 bytes from byte 3072, but the file ends at byte 3172/);
 
     const noEnd = join(root, 'noend.tar');
     writeFileSync(noEnd, tar.subarray(0, tar.length - 1024));
-    expect((await caught(indexTarFile(noEnd))).message).toMatch(/noend\.tar .*ends at byte \d+, after member dir\/d\.bin, without the end-of-archive marker/);
+    expect((await rejection(indexTarFile(noEnd))).message).toMatch(/noend\.tar .*ends at byte \d+, after member dir\/d\.bin, without the end-of-archive marker/);
 
     const corrupt = join(root, 'corrupt.tar');
     const bad = tar.slice();
     bad[1024 + 2] ^= 0x40;
     writeFileSync(corrupt, bad);
-    expect((await caught(indexTarFile(corrupt))).message).toMatch(/header at byte 1024 \(after member a\.txt\) has a bad checksum/);
+    expect((await rejection(indexTarFile(corrupt))).message).toMatch(/header at byte 1024 \(after member a\.txt\) has a bad checksum/);
 
     const junk = join(root, 'junk.tar');
     writeFileSync(junk, Buffer.alloc(2048, 65));
-    expect((await caught(indexTarFile(junk))).message).toMatch(/junk\.tar .*bad checksum/);
+    expect((await rejection(indexTarFile(junk))).message).toMatch(/junk\.tar .*bad checksum/);
 
-    const missing = await caught(indexTarFile(join(root, 'absent.tar')));
+    const missing = await rejection(indexTarFile(join(root, 'absent.tar')));
     expect(missing.code).toBe('NOT_FOUND');
     expect(missing.message).toContain('absent.tar');
   });

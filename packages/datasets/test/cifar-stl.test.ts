@@ -1,9 +1,10 @@
 import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventBus, GenviewError, Registry, Rng, type tf } from '@genview/core';
+import { EventBus, Registry, Rng, type tf } from '@genview/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { plugins } from '../src/index';
+import { rejection } from '../../../tools/vitest/rejection';
 
 const root = mkdtempSync(join(tmpdir(), 'genview-cifar-stl-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -46,16 +47,6 @@ async function expectPixels(images: tf.Tensor4D, imageIds: number[], points: [nu
   });
 }
 
-async function caught(promise: Promise<unknown>): Promise<GenviewError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(GenviewError);
-    return error as GenviewError;
-  }
-  throw new Error('expected a GenviewError');
-}
-
 describe('cifar-10 (binary version)', () => {
   const dir = join(root, 'c10', 'cifar-10-batches-bin');
   mkdirSync(dir, { recursive: true });
@@ -82,16 +73,16 @@ describe('cifar-10 (binary version)', () => {
     const empty = join(root, 'c10-empty');
     mkdirSync(empty);
     writeFileSync(join(empty, 'data_batch_1.bin'), Buffer.alloc(3073));
-    let e = await caught(registry.create('dataset', { name: 'cifar-10', dir: empty }, context));
+    let e = await rejection(registry.create('dataset', { name: 'cifar-10', dir: empty }, context));
     expect(e.message).toContain('data_batch_2.bin, data_batch_3.bin, data_batch_4.bin, data_batch_5.bin');
     expect(e.fix).toContain('test_batch.bin');
-    e = await caught(registry.create('dataset', { name: 'cifar-10', dir: join(root, 'nowhere') }, context));
+    e = await rejection(registry.create('dataset', { name: 'cifar-10', dir: join(root, 'nowhere') }, context));
     expect(e.code).toBe('NOT_FOUND');
 
     const python = join(root, 'c10-py');
     mkdirSync(python);
     writeFileSync(join(python, 'data_batch_1'), 'pickle');
-    e = await caught(registry.create('dataset', { name: 'cifar-10', dir: python }, context));
+    e = await rejection(registry.create('dataset', { name: 'cifar-10', dir: python }, context));
     expect(e.message).toContain('another edition');
     expect(e.fix).toContain('binary version');
 
@@ -99,12 +90,12 @@ describe('cifar-10 (binary version)', () => {
     mkdirSync(truncated);
     cifarFile(join(truncated, 'test_batch.bin'), [[1], [2]], 0);
     truncateSync(join(truncated, 'test_batch.bin'), 3073 + 1000);
-    e = await caught(registry.create('dataset', { name: 'cifar-10', dir: truncated, split: 'test' }, context));
+    e = await rejection(registry.create('dataset', { name: 'cifar-10', dir: truncated, split: 'test' }, context));
     expect(e.message).toContain(join(truncated, 'test_batch.bin'));
     expect(e.message).toContain('not a whole number of 3073-byte records');
 
     cifarFile(join(truncated, 'test_batch.bin'), [[1], [42]], 0);
-    e = await caught(registry.create('dataset', { name: 'cifar-10', dir: truncated, split: 'test' }, context));
+    e = await rejection(registry.create('dataset', { name: 'cifar-10', dir: truncated, split: 'test' }, context));
     expect(e.message).toMatch(/record 1 has label 42/);
   });
 });
@@ -131,9 +122,9 @@ describe('cifar-100 (binary version)', () => {
     const wrong = join(root, 'c100-wrong');
     mkdirSync(wrong);
     cifarFile(join(wrong, 'train.bin'), [[30, 2]], 0);
-    let e = await caught(registry.create('dataset', { name: 'cifar-100', dir: wrong, labels: 'coarse' }, context));
+    let e = await rejection(registry.create('dataset', { name: 'cifar-100', dir: wrong, labels: 'coarse' }, context));
     expect(e.message).toMatch(/label 30, outside \[0, 20\)/);
-    e = await caught(registry.create('dataset', { name: 'cifar-100', dir, split: 'test' }, context));
+    e = await rejection(registry.create('dataset', { name: 'cifar-100', dir, split: 'test' }, context));
     expect(e.message).toContain('lacks test.bin');
   });
 });
@@ -176,21 +167,21 @@ describe('stl-10 (binary version)', () => {
     stlImages(join(bad, 'test_X.bin'), 2, 0);
     truncateSync(join(bad, 'test_X.bin'), 27648 + 5);
     writeFileSync(join(bad, 'test_y.bin'), Buffer.from([1, 2]));
-    let e = await caught(registry.create('dataset', { name: 'stl-10', dir: bad, split: 'test' }, context));
+    let e = await rejection(registry.create('dataset', { name: 'stl-10', dir: bad, split: 'test' }, context));
     expect(e.message).toContain('test_X.bin');
     expect(e.message).toContain('27648-byte records');
     expect(e.fix).toContain('column-major');
 
     stlImages(join(bad, 'test_X.bin'), 2, 0);
     writeFileSync(join(bad, 'test_y.bin'), Buffer.from([1, 2, 3]));
-    e = await caught(registry.create('dataset', { name: 'stl-10', dir: bad, split: 'test' }, context));
+    e = await rejection(registry.create('dataset', { name: 'stl-10', dir: bad, split: 'test' }, context));
     expect(e.message).toMatch(/holds 3 labels but its images file holds 2 images/);
 
     writeFileSync(join(bad, 'test_y.bin'), Buffer.from([0, 2]));
-    e = await caught(registry.create('dataset', { name: 'stl-10', dir: bad, split: 'test' }, context));
+    e = await rejection(registry.create('dataset', { name: 'stl-10', dir: bad, split: 'test' }, context));
     expect(e.message).toMatch(/label 0 is 0; labels are 1\.\.10/);
 
-    e = await caught(registry.create('dataset', { name: 'stl-10', dir: bad, split: 'unlabeled' }, context));
+    e = await rejection(registry.create('dataset', { name: 'stl-10', dir: bad, split: 'unlabeled' }, context));
     expect(e.message).toContain('lacks unlabeled_X.bin');
     expect(e.fix).toContain('train_X.bin/train_y.bin');
   });

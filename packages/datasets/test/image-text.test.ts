@@ -1,11 +1,12 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventBus, GenviewError, Registry, Rng } from '@genview/core';
+import { EventBus, Registry, Rng } from '@genview/core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../src/manifest/csv';
 import { type StreamingImageDataset, plugins } from '../src/index';
+import { rejection } from '../../../tools/vitest/rejection';
 
 const root = mkdtempSync(join(tmpdir(), 'genview-image-text-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -16,16 +17,6 @@ const COLORS: [string, [number, number, number]][] = [
   ['green', [0, 255, 0]],
   ['blue', [0, 0, 255]],
 ];
-
-async function caught(promise: Promise<unknown>): Promise<GenviewError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(GenviewError);
-    return error as GenviewError;
-  }
-  throw new Error('expected a GenviewError');
-}
 
 beforeAll(async () => {
   mkdirSync(join(root, 'img'));
@@ -91,21 +82,21 @@ describe('image-text', () => {
       writeFileSync(join(root, name), text);
       return join(root, name);
     };
-    let e = await caught(registry.create('dataset', { name: 'image-text', file: write('missing.csv', 'path,caption\nimg/red.png,ok\nimg/none.png,gone\n'), size: 4 }, context));
+    let e = await rejection(registry.create('dataset', { name: 'image-text', file: write('missing.csv', 'path,caption\nimg/red.png,ok\nimg/none.png,gone\n'), size: 4 }, context));
     expect(e.message).toContain('missing.csv:3 names img/none.png');
     expect(e.code).toBe('NOT_FOUND');
-    e = await caught(registry.create('dataset', { name: 'image-text', file: write('nocol.csv', 'file,caption\nimg/red.png,ok\n'), size: 4 }, context));
+    e = await rejection(registry.create('dataset', { name: 'image-text', file: write('nocol.csv', 'file,caption\nimg/red.png,ok\n'), size: 4 }, context));
     expect(e.message).toMatch(/nocol\.csv:2 has no path field \(fields: file, caption\)/);
     expect(e.fix).toContain('pathColumn');
-    e = await caught(registry.create('dataset', { name: 'image-text', file: write('empty.csv', 'path,caption\nimg/red.png,  \n'), size: 4 }, context));
+    e = await rejection(registry.create('dataset', { name: 'image-text', file: write('empty.csv', 'path,caption\nimg/red.png,  \n'), size: 4 }, context));
     expect(e.message).toContain('empty.csv:2 has an empty caption');
-    e = await caught(registry.create('dataset', { name: 'image-text', file: write('bad.jsonl', '{"path": "img/red.png", "caption": "x"}\n{oops\n'), size: 4 }, context));
+    e = await rejection(registry.create('dataset', { name: 'image-text', file: write('bad.jsonl', '{"path": "img/red.png", "caption": "x"}\n{oops\n'), size: 4 }, context));
     expect(e.message).toContain('bad.jsonl:2 is not valid JSON');
-    e = await caught(registry.create('dataset', { name: 'image-text', file: write('fields.csv', 'path,caption\nimg/red.png,a,b\n'), size: 4 }, context));
+    e = await rejection(registry.create('dataset', { name: 'image-text', file: write('fields.csv', 'path,caption\nimg/red.png,a,b\n'), size: 4 }, context));
     expect(e.message).toContain('fields.csv:2 has 3 fields but the header has 2');
-    e = await caught(registry.create('dataset', { name: 'image-text', file: write('pairs.txt', 'x'), size: 4 }, context));
+    e = await rejection(registry.create('dataset', { name: 'image-text', file: write('pairs.txt', 'x'), size: 4 }, context));
     expect(e.fix).toContain('format: csv | jsonl');
-    e = await caught(registry.create('dataset', { name: 'image-text', file: join(root, 'absent.csv'), size: 4 }, context));
+    e = await rejection(registry.create('dataset', { name: 'image-text', file: join(root, 'absent.csv'), size: 4 }, context));
     expect(e.message).toContain('absent.csv does not exist');
   });
 
@@ -115,7 +106,7 @@ describe('image-text', () => {
     writeFileSync(file, 'path,caption\nimg/red.png,fine\nimg/broken.png,broken\n');
     const data = await registry.create('dataset', { name: 'image-text', file, size: 4 }, context);
     (await data.read([0])).images.dispose();
-    const e = await caught(data.read([0, 1]));
+    const e = await rejection(data.read([0, 1]));
     expect(e.message).toContain(join(root, 'img', 'broken.png'));
     expect(e.code).toBe('UNREADABLE_FILE');
   });

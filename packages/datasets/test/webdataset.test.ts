@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventBus, GenviewError, Registry, Rng, type TarEntry, writeTar } from '@genview/core';
+import { EventBus, Registry, Rng, type TarEntry, writeTar } from '@genview/core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StreamingImageDataset, expandBraces, plugins } from '../src/index';
+import { rejection } from '../../../tools/vitest/rejection';
 
 const root = mkdtempSync(join(tmpdir(), 'genview-webdataset-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -19,15 +20,6 @@ function shard(name: string, entries: TarEntry[]): string {
   const path = join(root, name);
   writeFileSync(path, writeTar(entries));
   return path;
-}
-
-async function caught(promise: Promise<unknown>): Promise<GenviewError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(GenviewError);
-  return error as GenviewError;
 }
 
 const create = (config: Record<string, unknown>) => registry.create('dataset', { name: 'webdataset', size: 4, ...config }, context()) as Promise<StreamingImageDataset>;
@@ -121,7 +113,7 @@ describe('webdataset', () => {
   });
 
   it('names the missing shard and the pattern it came from', async () => {
-    const err = await caught(create({ shards: join(root, 'train-{000..004}.tar') }));
+    const err = await rejection(create({ shards: join(root, 'train-{000..004}.tar') }));
     expect(err.code).toBe('NOT_FOUND');
     expect(err.message).toMatch(/2 shard\(s\) not found \(pattern .*train-\{000\.\.004\}\.tar gives 5 shard\(s\)\): .*train-003\.tar, .*train-004\.tar/);
   });
@@ -137,7 +129,7 @@ describe('webdataset', () => {
     const bHeader = 512 + Math.ceil(a.length / 512) * 512;
     // Cut inside b's data: the index names b, its header offset and where the file stops.
     writeFileSync(path, whole.subarray(0, bHeader + 512 + b.length - 5));
-    const err = await caught(create({ shards: path }));
+    const err = await rejection(create({ shards: path }));
     expect(err.code).toBe('UNREADABLE_FILE');
     expect(err.message).toContain(
       `cut.tar is not a complete tar archive: member b.png (header at byte ${bHeader}) needs ${b.length} bytes from byte ${bHeader + 512}, but the file ends at byte ${bHeader + 507 + b.length}`,
@@ -145,7 +137,7 @@ describe('webdataset', () => {
     expect(err.message).toMatch(/recreate it, or drop it from data\.train\.shards/);
     // Cut inside b's header: named by the member before it.
     writeFileSync(path, whole.subarray(0, bHeader + 100));
-    expect((await caught(create({ shards: path }))).message).toMatch(/cut\.tar .*ends at byte \d+, after member a\.png, without the end-of-archive marker/);
+    expect((await rejection(create({ shards: path }))).message).toMatch(/cut\.tar .*ends at byte \d+, after member a\.png, without the end-of-archive marker/);
   });
 
   it('rejects a sample without an image, a non-integer .cls, an unsupported extension, bad .json and partial labels', async () => {
@@ -155,20 +147,20 @@ describe('webdataset', () => {
       { name: 'b.cls', data: text('1') },
       { name: 'b.txt', data: text('lonely caption') },
     ]);
-    expect((await caught(create({ shards: noImage }))).message).toMatch(/no-image\.tar: sample b has no image \(members: b\.cls, b\.txt\)/);
+    expect((await rejection(create({ shards: noImage }))).message).toMatch(/no-image\.tar: sample b has no image \(members: b\.cls, b\.txt\)/);
 
     const badCls = shard('bad-cls.tar', [
       { name: 'a.png', data: png },
       { name: 'a.cls', data: text('cat') },
     ]);
-    const cls = await caught(create({ shards: badCls }));
+    const cls = await rejection(create({ shards: badCls }));
     expect(cls.message).toMatch(/bad-cls\.tar: member a\.cls \(byte 1024\) holds "cat", not an integer class id/);
 
     const gif = shard('gif.tar', [
       { name: 'a.png', data: png },
       { name: 'b.gif', data: png },
     ]);
-    const ext = await caught(create({ shards: gif }));
+    const ext = await rejection(create({ shards: gif }));
     expect(ext.message).toMatch(/gif\.tar: member b\.gif \(byte 1024\) has the unsupported extension \.gif/);
     expect(ext.message).toMatch(/ignore: \[gif\]/);
     // Listed in ignore, the member is passed over.
@@ -178,20 +170,20 @@ describe('webdataset', () => {
       { name: 'a.png', data: png },
       { name: 'a.jpg', data: png },
     ]);
-    expect((await caught(create({ shards: twoImages }))).message).toMatch(/sample a has two images \(a\.png and a\.jpg\)/);
+    expect((await rejection(create({ shards: twoImages }))).message).toMatch(/sample a has two images \(a\.png and a\.jpg\)/);
 
     const json = shard('json.tar', [
       { name: 'a.png', data: png },
       { name: 'a.json', data: text('{"caption": ') },
     ]);
-    expect((await caught(create({ shards: json }))).message).toMatch(/json\.tar: member a\.json .* is not JSON/);
+    expect((await rejection(create({ shards: json }))).message).toMatch(/json\.tar: member a\.json .* is not JSON/);
 
     const partial = shard('partial.tar', [
       { name: 'a.png', data: png },
       { name: 'a.cls', data: text('0') },
       { name: 'b.png', data: png },
     ]);
-    const missing = await caught(create({ shards: partial }));
+    const missing = await rejection(create({ shards: partial }));
     expect(missing.message).toMatch(/sample .*partial\.tar: b\.png has no label .*labels: none/);
     expect((await create({ shards: partial, labels: 'none' })).info.size).toBe(2);
   });
@@ -203,13 +195,13 @@ describe('webdataset', () => {
     ]);
     const ds = await create({ shards: path });
     expect(await levels(ds, [0])).toEqual([0]);
-    const err = await caught(ds.read([1]));
+    const err = await rejection(ds.read([1]));
     expect(err.code).toBe('UNREADABLE_FILE');
     expect(err.message).toMatch(/garbage\.tar: cannot decode member b\.png \(sample 1, 16 bytes at byte \d+\)/);
   });
 
   it('trains through the registry like any dataset: empty shards fail with EMPTY_DATASET', async () => {
     const empty = shard('empty.tar', []);
-    expect((await caught(create({ shards: empty }))).code).toBe('EMPTY_DATASET');
+    expect((await rejection(create({ shards: empty }))).code).toBe('EMPTY_DATASET');
   });
 });
