@@ -29,7 +29,7 @@ const pkg = {
     './package.json': './package.json',
     ...(existing.exports ?? {}),
   },
-  files: existing.files ?? ['dist', 'README.md'],
+  files: existing.files ?? ['dist', 'README.md', 'CHANGELOG.md', 'LICENSE'],
   sideEffects: false,
   scripts: {
     build: 'tsup',
