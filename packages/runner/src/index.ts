@@ -87,7 +87,7 @@ export {
   loadMultistage,
   runMultistage,
 } from './frameworks/mcl/multistage';
-export { integratedEncoder } from './frameworks/mcl/integrate';
+export { integrateStageFeatures, integratedEncoder } from './frameworks/mcl/integrate';
 
 // Run configs, the registry and third-party plugins
 export { runConfigSchema, type RunConfig } from './config/schema';

@@ -5,7 +5,7 @@ import { coloredDigits } from '@genview/datasets';
 import { ViewPipeline } from '@genview/views';
 import { isMclFramework } from '../src/frameworks/mcl/framework';
 import { isStagedFramework } from '../src/trainer/stages';
-import { integratedEncoder } from '../src/frameworks/mcl/integrate';
+import { integrateStageFeatures, integratedEncoder } from '../src/frameworks/mcl/integrate';
 import { accumulatePseudoLabels, jointPseudoLabels, negativeMaskFromLabels } from '../src/frameworks/mcl/pseudo-labels';
 import { GroupedBatchOrder, PseudoLabelBatchOrder } from '../src/frameworks/mcl/sampler';
 import { describe, expect, it } from 'vitest';
@@ -265,6 +265,18 @@ describe('MCL integration weights', () => {
     expect(embed([1, 1])).toEqual(embed());
     const second = embed([0, 2]);
     for (const [i, v] of [0, 0, 0.8, 0.6].entries()) expect(second[i]).toBeCloseTo(v, 6);
+  });
+
+  it('integrates stage features already computed exactly as the integrated encoder does', () => {
+    const x = image();
+    const parts = [stage1.embed(x), stage2.embed(x)];
+    for (const weights of [undefined, [0.5, 1], [0, 2]]) {
+      const out = integrateStageFeatures(parts, weights);
+      expect(Array.from(out.dataSync())).toEqual(embed(weights));
+      out.dispose();
+    }
+    expect(() => integrateStageFeatures(parts, [1])).toThrow(/lists 1 weights for 2 stages/);
+    for (const t of [x, ...parts]) t.dispose();
   });
 
   it('refuses a weight list that does not fit the stages, with the config field named', () => {

@@ -114,6 +114,7 @@ const ROOT = [
   'generateFromConfig',
   'generativeFeatures',
   'generativePrior',
+  'integrateStageFeatures',
   'integratedEncoder',
   'isStagedFramework',
   'labelAttributePrior',

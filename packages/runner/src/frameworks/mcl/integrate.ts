@@ -15,15 +15,28 @@ export function integratedEncoder(encoders: readonly FeatureExtractor[], weights
   if (weights) checkIntegrationWeights(weights, encoders.length, where);
   return {
     featureDim: encoders.reduce((d, e) => d + e.featureDim, 0),
-    embed: (images: Tensor4D): Tensor2D =>
-      tf.tidy(() => {
-        const parts = encoders.map((e, s) => {
-          const unit = l2Normalize(e.embed(images), 1);
-          return weights && weights[s] !== 1 ? tf.mul(unit, weights[s]) : unit;
-        });
-        return l2Normalize(tf.concat(parts, 1) as Tensor2D, 1);
-      }),
+    embed: (images: Tensor4D): Tensor2D => tf.tidy(() => joinStages(encoders.map((e) => e.embed(images)), weights)),
   };
+}
+
+/**
+ * The integration over stage features already computed (rows = images, one tensor per stage): what
+ * integratedEncoder returns, for callers that embed each stage once and integrate under several weights.
+ */
+export function integrateStageFeatures(stageFeatures: readonly Tensor2D[], weights?: readonly number[], where = 'integrateStageFeatures weights'): Tensor2D {
+  if (weights) checkIntegrationWeights(weights, stageFeatures.length, where);
+  return joinStages(stageFeatures, weights);
+}
+
+/** Weights already checked: each stage L2-normalised and scaled, concatenated, normalised again. */
+function joinStages(stageFeatures: readonly Tensor2D[], weights?: readonly number[]): Tensor2D {
+  return tf.tidy(() => {
+    const parts = stageFeatures.map((features, s) => {
+      const unit = l2Normalize(features, 1);
+      return weights && weights[s] !== 1 ? tf.mul(unit, weights[s]) : unit;
+    });
+    return l2Normalize(tf.concat(parts, 1) as Tensor2D, 1);
+  });
 }
 
 /** One finite, non-negative weight per stage, not all zero; else a GenviewError naming `where`. */
