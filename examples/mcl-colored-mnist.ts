@@ -308,10 +308,8 @@ export async function main(options: StudyOptions): Promise<StudyResult> {
         const tr = integrateFeatureSets(stageFeatures.map((f) => f.train), later);
         const te = integrateFeatureSets(stageFeatures.map((f) => f.test), later);
         const last = stageFeatures[stageFeatures.length - 1];
-        log(
-          `seed ${seed} same-colour neighbours only (the digit kNN ceiling at 100 % colour kNN): stages 2-${stages} ${pct(sameColourDigitKnn(tr, te))}, stage ${stages} ${pct(sameColourDigitKnn(last.train.features, last.test.features))}`,
-        );
         ceiling = { laterStages: sameColourDigitKnn(tr, te), lastStage: sameColourDigitKnn(last.train.features, last.test.features) };
+        log(`seed ${seed} same-colour neighbours only (the digit kNN ceiling at 100 % colour kNN): stages 2-${stages} ${pct(ceiling.laterStages)}, stage ${stages} ${pct(ceiling.lastStage)}`);
       }
     }
     result.dispose();
