@@ -140,10 +140,16 @@ export function readMnistPackageDigits(dir: string): { pixels: Float32Array; lab
   return { pixels, labels };
 }
 
+/** The rows `indices` of a row-major [count, dim] array, in that order. */
+function gatherRows(values: Float32Array, dim: number, indices: ArrayLike<number>): Float32Array {
+  const rows = new Float32Array(indices.length * dim);
+  for (let j = 0; j < indices.length; j++) rows.set(values.subarray(indices[j] * dim, (indices[j] + 1) * dim), j * dim);
+  return rows;
+}
+
 function split(digits: { pixels: Float32Array; labels: Int32Array }, rng: Rng, from: number, to: number, perm: Int32Array, name: string, colors: number): AttributedDataset {
   const idx = perm.slice(from, to);
-  const pixels = new Float32Array(idx.length * 784);
-  for (const [i, src] of idx.entries()) pixels.set(digits.pixels.subarray(src * 784, (src + 1) * 784), i * 784);
+  const pixels = gatherRows(digits.pixels, 784, idx);
   return coloredStrokes({ pixels, labels: Int32Array.from(idx, (src) => digits.labels[src]), size: 28, rng, name, colors });
 }
 
@@ -192,35 +198,23 @@ export async function main(options: StudyOptions): Promise<StudyResult> {
     return step < warm ? (recipe.lr * (step + 1)) / warm : recipe.lr * 0.5 * (1 + Math.cos((Math.PI * (step - warm)) / Math.max(1, steps - warm)));
   };
   const rows: StudyRow[] = [];
+  const knnTop1 = (trainFeatures: Float32Array, trainLabels: Int32Array, testFeatures: Float32Array, testLabels: Int32Array) =>
+    knnClassify({ trainFeatures, trainLabels, testFeatures, testLabels, numClasses: 10, k: [20] })[0].top1;
   const knn = (tr: Float32Array, te: Float32Array, by: 'digit' | 'color') =>
-    by === 'color' && colors === 1
-      ? 1
-      : knnClassify({ trainFeatures: tr, trainLabels: train.attributes[by], testFeatures: te, testLabels: test.attributes[by], numClasses: 10, k: [20] })[0].top1;
+    by === 'color' && colors === 1 ? 1 : knnTop1(tr, train.attributes[by], te, test.attributes[by]);
   // Digit kNN with every test image's neighbours drawn from training images of its own colour: what a
   // representation whose colour kNN is 100 % (neighbours of one colour) can reach with these digit features.
   const sameColourDigitKnn = (tr: Float32Array, te: Float32Array) => {
     const dim = tr.length / train.attributes.digit.length;
-    const rowsOf = (features: Float32Array, colours: Int32Array, c: number) => {
-      const at = [...colours.keys()].filter((i) => colours[i] === c);
-      const rows = new Float32Array(at.length * dim);
-      for (const [j, i] of at.entries()) rows.set(features.subarray(i * dim, (i + 1) * dim), j * dim);
-      return { rows, at };
-    };
+    const ofColour = (colours: Int32Array, c: number) => Int32Array.from(colours.keys()).filter((i) => colours[i] === c);
+    const pick = (labels: Int32Array, at: Int32Array) => Int32Array.from(at, (i) => labels[i]);
     let hits = 0;
     for (let c = 0; c < colors; c++) {
-      const trc = rowsOf(tr, train.attributes.color, c);
-      const tec = rowsOf(te, test.attributes.color, c);
-      if (tec.at.length === 0) continue;
-      const pick = (labels: Int32Array, at: number[]) => Int32Array.from(at, (i) => labels[i]);
-      const [{ top1 }] = knnClassify({
-        trainFeatures: trc.rows,
-        trainLabels: pick(train.attributes.digit, trc.at),
-        testFeatures: tec.rows,
-        testLabels: pick(test.attributes.digit, tec.at),
-        numClasses: 10,
-        k: [20],
-      });
-      hits += top1 * tec.at.length;
+      const trainAt = ofColour(train.attributes.color, c);
+      const testAt = ofColour(test.attributes.color, c);
+      if (testAt.length === 0) continue;
+      const top1 = knnTop1(gatherRows(tr, dim, trainAt), pick(train.attributes.digit, trainAt), gatherRows(te, dim, testAt), pick(test.attributes.digit, testAt));
+      hits += top1 * testAt.length;
     }
     return hits / test.attributes.digit.length;
   };
