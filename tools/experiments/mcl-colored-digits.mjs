@@ -8,7 +8,8 @@
 // (grouped, the default, mask or sampler), MCL_ARMS (comma list of raw, untrained, simclr, mcl; default
 // all), MCL_GREY=1 (one colour for every digit: the control that checks the recipe itself), MCL_LINEAR=0
 // (skip the linear probes), MCL_SWEEP (comma list of first-stage weights whose integration kNN is also
-// reported, from the stages' cached features).
+// reported, from the stages' cached features), MCL_READOUT=grid (score every network's last feature map
+// pooled to 2x2 cells instead of its globally pooled features).
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -44,6 +45,7 @@ for (const seed of seeds) {
       grey: process.env.MCL_GREY === '1',
       linear: process.env.MCL_LINEAR !== '0',
       sweep: process.env.MCL_SWEEP ? process.env.MCL_SWEEP.split(',').map(Number) : undefined,
+      readout: process.env.MCL_READOUT,
       log: (line) => console.log(line),
     }),
   );
